@@ -1,0 +1,179 @@
+"""The transactional outbox: events are rows, reactions are deliveries, Redis only carries ids.
+
+`publish()` is called inside the transaction that makes a change. It writes the event and
+one delivery per reaction listed in `settings.EVENT_REACTIONS`; after commit the
+deliveries are handed to Celery. If the broker is down at that moment, nothing is lost:
+`relay()` (Celery beat, every few seconds) sends every delivery that was never enqueued,
+or whose message vanished. `delivery_run()` runs a handler and marks its delivery done in
+one transaction, under a row lock, so a delivery sent twice still runs once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from core.models import Event, EventDelivery
+
+logger = logging.getLogger(__name__)
+
+# A delivery committed but not yet enqueued is left to the after-commit hook this long
+# before the relay takes it over.
+_RELAY_GRACE = timedelta(seconds=5)
+_RELAY_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """`handler` (a dotted path to `def handler(*, event: Event) -> None`) runs on `queue`
+    each time an event called `event` is published."""
+
+    event: str
+    handler: str
+    queue: str = "default"
+
+
+@cache
+def _reactions_by_event() -> dict[str, tuple[Reaction, ...]]:
+    table: Iterable[Reaction] = import_string(settings.EVENT_REACTIONS)
+    by_event: dict[str, list[Reaction]] = {}
+    for reaction in table:
+        by_event.setdefault(reaction.event, []).append(reaction)
+    return {name: tuple(reactions) for name, reactions in by_event.items()}
+
+
+def reactions_to(name: str) -> tuple[Reaction, ...]:
+    return _reactions_by_event().get(name, ())
+
+
+def publish(name: str, *, community_id: int | None = None, **payload: Any) -> Event | None:
+    """Record an event and its deliveries in the current transaction.
+
+    Returns None when nothing reacts to the event: there is nothing to remember.
+    """
+    reactions = reactions_to(name)
+    if not reactions:
+        return None
+    event = Event.objects.create(name=name, payload=payload, community_id=community_id)
+    deliveries = EventDelivery.objects.bulk_create(
+        EventDelivery(event=event, handler=r.handler, queue=r.queue) for r in reactions
+    )
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: enqueue(ids), robust=True)
+    return event
+
+
+def enqueue(delivery_ids: list[int]) -> int:
+    """Hand deliveries to the broker; return how many were sent. Never raises for a broker
+    that is down: the relay sends them later."""
+    from core.tasks import outbox_deliver as outbox_deliver_task
+
+    queues = dict(
+        EventDelivery.objects.filter(
+            pk__in=delivery_ids, state=EventDelivery.State.PENDING
+        ).values_list("pk", "queue")
+    )
+    sent: list[int] = []
+    try:
+        for delivery_id, queue in queues.items():
+            outbox_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, queue=queue)
+            sent.append(delivery_id)
+    except Exception as exc:  # noqa: BLE001 - kombu, redis-py and socket errors alike mean "broker down"
+        logger.warning(
+            "Broker unavailable, %d event deliveries left for the relay: %s",
+            len(queues) - len(sent),
+            exc,
+        )
+    if sent:
+        EventDelivery.objects.filter(pk__in=sent).update(enqueued_at=timezone.now())
+    return len(sent)
+
+
+def relay(*, batch: int = _RELAY_BATCH) -> int:
+    """Send deliveries that are due and not on their way: never enqueued (the broker was
+    down), retrying after a failure, or enqueued so long ago that the message was lost."""
+    now = timezone.now()
+    due = (
+        EventDelivery.objects.filter(state=EventDelivery.State.PENDING)
+        .filter(
+            Q(enqueued_at__isnull=True, next_attempt_at__lte=now - _RELAY_GRACE)
+            | Q(enqueued_at__lte=now - timedelta(seconds=settings.OUTBOX_REDELIVER_AFTER_SECONDS))
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    return enqueue(list(due))
+
+
+def delivery_run(*, delivery_id: int) -> bool:
+    """Run one delivery's handler; True when this call did it.
+
+    The row lock (SKIP LOCKED) keeps two workers from running the same delivery, and the
+    state check makes a repeated message a no-op. The handler's writes and the "done" mark
+    commit together; if the handler fails, its writes roll back and the failure is counted,
+    to be retried with backoff until OUTBOX_MAX_ATTEMPTS.
+    """
+    with transaction.atomic():
+        delivery = (
+            EventDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("event")
+            .filter(pk=delivery_id, state=EventDelivery.State.PENDING)
+            .first()
+        )
+        if delivery is None:
+            return False
+        handler: Callable[..., None] = import_string(delivery.handler)
+        try:
+            with transaction.atomic():
+                handler(event=delivery.event)
+        except Exception as exc:  # noqa: BLE001 - any handler failure is recorded and retried
+            _record_failure(delivery, exc)
+            return False
+        delivery.state = EventDelivery.State.DONE
+        delivery.attempts += 1
+        delivery.done_at = timezone.now()
+        delivery.save(update_fields=["state", "attempts", "done_at"])
+    return True
+
+
+def _record_failure(delivery: EventDelivery, exc: Exception) -> None:
+    delivery.attempts += 1
+    delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if delivery.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        delivery.state = EventDelivery.State.FAILED
+        logger.error(
+            "Event delivery %s (%s) failed for good after %d attempts",
+            delivery.pk, delivery.handler, delivery.attempts, exc_info=exc,
+        )  # fmt: skip
+    else:
+        backoff = timedelta(seconds=min(2**delivery.attempts * 5, 3600))
+        delivery.next_attempt_at = timezone.now() + backoff
+        logger.warning(
+            "Event delivery %s (%s) failed, attempt %d, retrying in %s",
+            delivery.pk, delivery.handler, delivery.attempts, backoff, exc_info=exc,
+        )  # fmt: skip
+    delivery.enqueued_at = None
+    delivery.save(
+        update_fields=["attempts", "last_error", "state", "next_attempt_at", "enqueued_at"]
+    )
+
+
+def delivery_retry(*, delivery_id: int) -> bool:
+    """Give a failed delivery another round of attempts (admin action)."""
+    changed = EventDelivery.objects.filter(
+        pk=delivery_id, state=EventDelivery.State.FAILED
+    ).update(state=EventDelivery.State.PENDING, attempts=0, next_attempt_at=timezone.now(),
+             enqueued_at=None)  # fmt: skip
+    if changed:
+        transaction.on_commit(lambda: enqueue([delivery_id]), robust=True)
+    return bool(changed)

@@ -1,0 +1,9 @@
+"""Development on one machine: `make run`."""
+
+from supportdesk.settings.base import *  # noqa: F403
+from supportdesk.settings.base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+WHITENOISE_USE_FINDERS = True

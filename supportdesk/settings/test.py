@@ -1,0 +1,28 @@
+"""The test suite: `make test`. Still PostgreSQL and (where a test asks) real Redis and Celery."""
+
+import tempfile
+from pathlib import Path
+
+from supportdesk.settings.base import *  # noqa: F403
+from supportdesk.settings.base import DATABASES, REST_FRAMEWORK
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Each test process gets its own cache; tests that need Redis itself connect to it.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="supportdesk-test-media-"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+# Commits need not reach the disk before a test goes on.
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"]["options"] = "-c synchronous_commit=off"
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"},
+}

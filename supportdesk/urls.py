@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.api.auth import TokenObtainApi
+from supportdesk import health
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("auth/token/", TokenObtainApi.as_view(), name="auth-token"),
+    path("", include("communities.api.urls")),
+    path("", include("tickets.api.urls")),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api-auth/", include("rest_framework.urls")),
+]
+
+admin.site.site_header = "Support Desk administration"
+admin.site.site_title = "Support Desk"
+if settings.DEBUG:
+    admin.site.site_url = "/"

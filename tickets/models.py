@@ -1,0 +1,227 @@
+"""Tickets, their conversation, their files and their audit trail."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from tickets.states import TicketStatus
+
+
+class TicketKind(models.TextChoices):
+    INCIDENT = "incident", "Incident"
+    CHANGE_REQUEST = "change_request", "Change request"
+    GUIDANCE_REQUEST = "guidance_request", "Guidance request"
+    WORKSHOP_REQUEST = "workshop_request", "Workshop request"
+    QUESTION = "question", "Question"
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical (P1)"
+    HIGH = "high", "High (P2)"
+    MEDIUM = "medium", "Medium (P3)"
+    LOW = "low", "Low (P4)"
+
+
+class Tier(models.TextChoices):
+    SELF_SERVICE = "self_service", "Self service"
+    COMMUNITY = "community", "Community"
+    EXPERT = "expert", "Expert"
+    ENGINEERING = "engineering", "Engineering"
+    EMERGENCY = "emergency", "Emergency"
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", "Portal"
+    DESK = "desk", "Desk"
+    EMAIL = "email", "Email"
+    API = "api", "API"
+
+
+def _choices_check(
+    field: str, choices: type[models.TextChoices], name: str
+) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=models.Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class Category(models.Model):
+    """What a ticket is about. Routing rules set it; routing may extend it with skills."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    default_tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.COMMUNITY)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return f"{self.parent} / {self.name}" if self.parent_id else self.name
+
+
+class Ticket(models.Model):
+    # Ids start at 1001 (migration 0002) so that references look like SD-1042 from day one.
+    community = models.ForeignKey(
+        "communities.Community", on_delete=models.PROTECT, related_name="tickets"
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    subject = models.CharField(max_length=200)
+    description = models.TextField()
+    kind = models.CharField(max_length=20, choices=TicketKind.choices, default=TicketKind.QUESTION)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.SELF_SERVICE)
+    status = models.CharField(max_length=20, choices=TicketStatus.choices, default=TicketStatus.NEW)
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PORTAL)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    search = models.GeneratedField(
+        expression=SearchVector("subject", weight="A", config="english")
+        + SearchVector("description", weight="B", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    history = HistoricalRecords(excluded_fields=["search", "updated_at"])
+
+    class Meta:
+        constraints: ClassVar = [
+            _choices_check("status", TicketStatus, "ticket_status_valid"),
+            _choices_check("severity", Severity, "ticket_severity_valid"),
+            _choices_check("tier", Tier, "ticket_tier_valid"),
+            _choices_check("kind", TicketKind, "ticket_kind_valid"),
+            _choices_check("channel", Channel, "ticket_channel_valid"),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["community", "status"]),
+            models.Index(fields=["assignee", "status"]),
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["requester", "community"]),
+            models.Index(fields=["created_at"]),
+            GinIndex(fields=["search"], name="ticket_search_gin"),
+            GinIndex(fields=["tags"], name="ticket_tags_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    @property
+    def reference(self) -> str:
+        return format_reference(self.pk)
+
+
+def format_reference(ticket_id: int | None) -> str:
+    return f"{settings.TICKET_REFERENCE_PREFIX}-{ticket_id}"
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        PUBLIC = "public", "Public reply"
+        INTERNAL = "internal", "Internal note"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ticket_messages"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PUBLIC)
+    body = models.TextField()
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PORTAL)
+    created_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("created_at", "id")
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["public", "internal"]), name="message_kind_valid"
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["ticket", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {format_reference(self.ticket_id)}"
+
+    @property
+    def is_internal(self) -> bool:
+        return self.kind == self.Kind.INTERNAL
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # Content-addressed: the stored name says nothing of the uploaded one.
+    return f"attachments/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes: ClassVar = [models.Index(fields=["ticket", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class TicketEvent(models.Model):
+    """The audit trail: one row per change, written by tickets.events in the same transaction."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        ASSIGNED = "assigned", "Assignee changed"
+        UPDATED = "updated", "Fields changed"
+        MESSAGE_ADDED = "message_added", "Message added"
+        ATTACHMENT_ADDED = "attachment_added", "Attachment added"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes: ClassVar = [models.Index(fields=["ticket", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {format_reference(self.ticket_id)}"

@@ -37,6 +37,11 @@ def representative_community_ids(user: User) -> QuerySet[Membership, int]:
     ).values_list("community_id", flat=True)
 
 
+def membership_roles(user: User) -> dict[int, str]:
+    """{community id: role} for every community the user belongs to."""
+    return dict(Membership.objects.filter(user_id=user.pk).values_list("community_id", "role"))
+
+
 def community_scope(user: User) -> QuerySet[Community]:
     communities = Community.objects.select_related("service_plan")
     if _is_staff(user):

@@ -15,9 +15,7 @@ from django.utils import timezone
 class UserManager(DjangoUserManager["User"]):
     """Users sign in with their email address; there is no username."""
 
-    def _create_user_object(
-        self, email: str, password: str | None, **extra_fields: Any
-    ) -> User:
+    def _create_user_object(self, email: str, password: str | None, **extra_fields: Any) -> User:
         user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
         user.password = ""
         user.set_password(password)
@@ -31,6 +29,10 @@ class UserManager(DjangoUserManager["User"]):
         user = self._create_user_object(email, password, **extra_fields)
         user.save(using=self._db)
         return user
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Addresses are unique whatever their case (user_email_unique_ci), so sign-in ignores it.
+        return self.get(email__iexact=username)
 
     def create_superuser(  # type: ignore[override]
         self, email: str, password: str | None = None, **extra_fields: Any

@@ -68,30 +68,25 @@ def publish(name: str, *, community_id: int | None = None, **payload: Any) -> Ev
     deliveries = EventDelivery.objects.bulk_create(
         EventDelivery(event=event, handler=r.handler, queue=r.queue) for r in reactions
     )
-    ids = [delivery.pk for delivery in deliveries]
-    transaction.on_commit(lambda: enqueue(ids), robust=True)
+    pending = [(delivery.pk, delivery.queue) for delivery in deliveries]
+    transaction.on_commit(lambda: enqueue(pending), robust=True)
     return event
 
 
-def enqueue(delivery_ids: list[int]) -> int:
-    """Hand deliveries to the broker; return how many were sent. Never raises for a broker
-    that is down: the relay sends them later."""
+def enqueue(deliveries: list[tuple[int, str]]) -> int:
+    """Hand (delivery id, queue) pairs to the broker; return how many were sent. Never
+    raises for a broker that is down: the relay sends them later."""
     from core.tasks import outbox_deliver as outbox_deliver_task
 
-    queues = dict(
-        EventDelivery.objects.filter(
-            pk__in=delivery_ids, state=EventDelivery.State.PENDING
-        ).values_list("pk", "queue")
-    )
     sent: list[int] = []
     try:
-        for delivery_id, queue in queues.items():
+        for delivery_id, queue in deliveries:
             outbox_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, queue=queue)
             sent.append(delivery_id)
     except Exception as exc:  # noqa: BLE001 - kombu, redis-py and socket errors alike mean "broker down"
         logger.warning(
             "Broker unavailable, %d event deliveries left for the relay: %s",
-            len(queues) - len(sent),
+            len(deliveries) - len(sent),
             exc,
         )
     if sent:
@@ -110,7 +105,7 @@ def relay(*, batch: int = _RELAY_BATCH) -> int:
             | Q(enqueued_at__lte=now - timedelta(seconds=settings.OUTBOX_REDELIVER_AFTER_SECONDS))
         )
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:batch]
+        .values_list("pk", "queue")[:batch]
     )
     return enqueue(list(due))
 
@@ -170,10 +165,14 @@ def _record_failure(delivery: EventDelivery, exc: Exception) -> None:
 
 def delivery_retry(*, delivery_id: int) -> bool:
     """Give a failed delivery another round of attempts (admin action)."""
-    changed = EventDelivery.objects.filter(
-        pk=delivery_id, state=EventDelivery.State.FAILED
-    ).update(state=EventDelivery.State.PENDING, attempts=0, next_attempt_at=timezone.now(),
-             enqueued_at=None)  # fmt: skip
-    if changed:
-        transaction.on_commit(lambda: enqueue([delivery_id]), robust=True)
+    failed = EventDelivery.objects.filter(pk=delivery_id, state=EventDelivery.State.FAILED)
+    queue = failed.values_list("queue", flat=True).first()
+    changed = failed.update(
+        state=EventDelivery.State.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        enqueued_at=None,
+    )
+    if changed and queue is not None:
+        transaction.on_commit(lambda: enqueue([(delivery_id, queue)]), robust=True)
     return bool(changed)

@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 DATABASE_NAME = "supportdesk"
 # Unix socket paths are limited to 107 bytes on Linux; keep a margin.
@@ -61,6 +61,15 @@ def default_database_url(var_dir: Path) -> str:
 
 def default_redis_url(var_dir: Path) -> str:
     return f"unix://{redis_socket_path(var_dir)}?db=0"
+
+
+def redis_url_with_db(redis_url: str, db: int) -> str:
+    """The same Redis server, another database number."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"] + [("db", str(db))]
+        return f"unix://{parts.path}?{urlencode(query)}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 def celery_url(redis_url: str) -> str:

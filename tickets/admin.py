@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +62,23 @@ class TicketAddForm(forms.ModelForm[Ticket]):
     class Meta:
         model = Ticket
         fields = ("community", "requester", "subject", "description", "kind", "severity")
+
+    def __init__(self, *args: Any, opened_by: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.opened_by = opened_by
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("community") and data.get("requester"):
+            try:
+                services.ticket_open_check(
+                    community=data["community"],
+                    requester=data["requester"],
+                    opened_by=self.opened_by,
+                )
+            except ApplicationError as error:
+                self.add_error("requester" if error.field == "community" else None, error.message)
+        return data
 
 
 class TicketChangeForm(forms.ModelForm[Ticket]):
@@ -137,8 +155,13 @@ class TicketAdmin(admin.ModelAdmin[Ticket]):
     def get_form(
         self, request: HttpRequest, obj: Ticket | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        kwargs["form"] = TicketChangeForm if obj else TicketAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            return super().get_form(request, obj, change=change, form=TicketChangeForm, **kwargs)
+        form: Any = super().get_form(request, obj, change=change, form=TicketAddForm, **kwargs)
+        return functools.partial(form, opened_by=request.user)
+
+    def get_inlines(self, request: HttpRequest, obj: Ticket | None) -> Any:
+        return self.inlines if obj else ()
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Ticket | None = None
@@ -174,9 +197,6 @@ class TicketAdmin(admin.ModelAdmin[Ticket]):
                 opened_by=actor,
             ),
         )
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        """Inlines are read-only; nothing else to save."""
 
 
 class MessageAddForm(forms.ModelForm[Message]):

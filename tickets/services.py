@@ -42,7 +42,7 @@ from tickets.selectors import actor_roles
 from tickets.states import TRANSITIONS, Actor, TicketStatus
 
 if TYPE_CHECKING:
-    from communities.models import Community
+    from communities.models import Community, Membership
     from core.models import User
 
 
@@ -57,6 +57,19 @@ def _require(value: str, field: str) -> str:
             {field: ValidationError("This field may not be blank.", code="blank")}
         )
     return value
+
+
+def ticket_open_check(*, community: Community, requester: User, opened_by: User) -> Membership:
+    """Raise unless `opened_by` may open a ticket for `requester` in `community`; return the
+    requester's membership. Forms call it to show the refusal beside the field."""
+    if opened_by.pk != requester.pk and not _is_agent(opened_by):
+        raise Forbidden("Only agents open tickets on someone else's behalf.")
+    membership = membership_get(user=requester, community_id=community.pk)
+    if membership is None:
+        raise NotMember(f"{requester} is not a member of {community}.", field="community")
+    if not community.active:
+        raise CommunityInactive(f"{community} no longer accepts requests.", field="community")
+    return membership
 
 
 def ticket_open(
@@ -76,14 +89,7 @@ def ticket_open(
     any other member's request waits in `awaiting_approval` for a representative. Only
     members open tickets for a community; agents may open one on a member's behalf.
     """
-    if opened_by.pk != requester.pk and not _is_agent(opened_by):
-        raise Forbidden("Only agents open tickets on someone else's behalf.")
-    membership = membership_get(user=requester, community_id=community.pk)
-    if membership is None:
-        raise NotMember(f"{requester} is not a member of {community}.", field="community")
-    if not community.active:
-        raise CommunityInactive(f"{community} no longer accepts requests.", field="community")
-
+    membership = ticket_open_check(community=community, requester=requester, opened_by=opened_by)
     now = timezone.now()
     ticket = Ticket(
         community=community,
@@ -100,10 +106,15 @@ def ticket_open(
         updated_at=now,
         status_changed_at=now,
     )
-    ticket.full_clean(exclude=["community", "requester", "category", "assignee"])
+    # The check constraints are the database's to enforce; validating them here would cost a
+    # query each on the busiest write path, and clean_fields already checks the choices.
+    ticket.full_clean(
+        exclude=["community", "requester", "category", "assignee"], validate_constraints=False
+    )
+    ticket._history_user = opened_by  # type: ignore[attr-defined]  # simple-history: who did it
     with transaction.atomic():
         ticket.save()
-        Message.objects.create(
+        first = Message(
             ticket=ticket,
             author=requester,
             kind=Message.Kind.PUBLIC,
@@ -111,6 +122,8 @@ def ticket_open(
             channel=channel,
             created_at=now,
         )
+        first._history_user = opened_by  # type: ignore[attr-defined]
+        first.save()
         events.ticket_opened(ticket=ticket, actor=opened_by)
     return ticket
 
@@ -153,6 +166,7 @@ def _apply_transition(*, ticket: Ticket, name: str, actor: User | None, note: st
     elif previous in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
         ticket.resolved_at = None
         ticket.closed_at = None
+    ticket._history_user = actor  # type: ignore[attr-defined]
     ticket.save(
         update_fields=["status", "status_changed_at", "updated_at", "resolved_at", "closed_at"]
     )
@@ -188,6 +202,7 @@ def _set_assignee(*, ticket: Ticket, assignee: User | None, actor: User | None) 
     previous_id = ticket.assignee_id
     ticket.assignee = assignee
     ticket.updated_at = timezone.now()
+    ticket._history_user = actor  # type: ignore[attr-defined]
     ticket.save(update_fields=["assignee", "updated_at"])
     events.ticket_assigned(ticket=ticket, actor=actor, previous_id=previous_id)
 
@@ -241,6 +256,7 @@ def ticket_update(*, ticket: Ticket | int, actor: User, data: dict[str, Any]) ->
     with transaction.atomic():
         locked = _locked(ticket)
         before = {field: _plain(getattr(locked, field)) for field in TICKET_UPDATE_FIELDS}
+        locked._history_user = actor  # type: ignore[attr-defined]
         locked, changed = model_update(instance=locked, fields=TICKET_UPDATE_FIELDS, data=data)
         if changed:
             events.ticket_updated(
@@ -293,9 +309,9 @@ def message_add(
             raise InternalNoteNotAllowed("Only agents write internal notes.", field="kind")
         if kind == Message.Kind.PUBLIC and locked.status == TicketStatus.CLOSED and not is_agent:
             raise TicketClosed("This ticket is closed; please open a new request.")
-        message = Message.objects.create(
-            ticket=locked, author=author, kind=kind, body=body, channel=channel
-        )
+        message = Message(ticket=locked, author=author, kind=kind, body=body, channel=channel)
+        message._history_user = author  # type: ignore[attr-defined]
+        message.save()
         events.message_added(message=message)
         if kind == Message.Kind.PUBLIC:
             _after_public_reply(ticket=locked, author=author, roles=roles, at=message.created_at)
@@ -349,7 +365,11 @@ def clean_filename(name: str) -> str:
 
 
 def attachment_add(
-    *, ticket: Ticket | int, uploaded_by: User, upload: UploadedFile[bytes], message: Message | None = None
+    *,
+    ticket: Ticket | int,
+    uploaded_by: User,
+    upload: UploadedFile[bytes],
+    message: Message | None = None,
 ) -> Attachment:
     """Store a file on a ticket (or on one of its messages), checking size and real type."""
     size = upload.size or 0

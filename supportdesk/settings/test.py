@@ -3,8 +3,9 @@
 import tempfile
 from pathlib import Path
 
+from supportdesk import embedded
 from supportdesk.settings.base import *  # noqa: F403
-from supportdesk.settings.base import DATABASES, REST_FRAMEWORK
+from supportdesk.settings.base import DATABASES, REDIS_URL, REST_FRAMEWORK, STATIC_ROOT
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
@@ -18,6 +19,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 # Commits need not reach the disk before a test goes on.
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"]["options"] = "-c synchronous_commit=off"
@@ -26,3 +28,7 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"},
 }
+# Tests that use a real broker keep to their own Redis database, away from `make run`'s.
+_TEST_REDIS_URL = embedded.redis_url_with_db(REDIS_URL, 15)
+CELERY_BROKER_URL = embedded.celery_url(_TEST_REDIS_URL)
+WORKER_HEARTBEAT_REDIS_URL = _TEST_REDIS_URL

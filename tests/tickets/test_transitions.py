@@ -174,7 +174,9 @@ def test_the_system_applies_only_automatic_transitions():
 
 def test_decline_needs_a_reason_and_changes_nothing_without_one():
     ticket = TicketFactory.create(status="awaiting_approval")
-    representative = MembershipFactory.create(community=ticket.community, role="representative").user
+    representative = MembershipFactory.create(
+        community=ticket.community, role="representative"
+    ).user
 
     with pytest.raises(ReasonRequired) as error:
         ticket_transition(ticket=ticket, name="decline", actor=representative, note="   ")
@@ -187,7 +189,9 @@ def test_decline_needs_a_reason_and_changes_nothing_without_one():
 def test_resolving_and_closing_stamp_their_times_and_reopening_clears_them():
     agent = AgentFactory.create()
     ticket = TicketFactory.create(status="in_progress")
-    representative = MembershipFactory.create(community=ticket.community, role="representative").user
+    representative = MembershipFactory.create(
+        community=ticket.community, role="representative"
+    ).user
 
     ticket_transition(ticket=ticket, name="resolve", actor=agent)
     ticket.refresh_from_db()

@@ -1,0 +1,22 @@
+"""Event handlers for the outbox tests (resolved by dotted path, like real ones)."""
+
+from core.models import Event, User
+from core.outbox import Reaction
+
+calls: list[int] = []
+
+
+def record(*, event: Event) -> None:
+    calls.append(event.pk)
+    User.objects.create_user(f"handled-{event.pk}@example.org")
+
+
+def fail(*, event: Event) -> None:
+    User.objects.create_user(f"half-done-{event.pk}@example.org")
+    raise RuntimeError("the mail server said no")
+
+
+REACTIONS = (
+    Reaction("thing.happened", f"{__name__}.record", "slas"),
+    Reaction("thing.broke", f"{__name__}.fail"),
+)

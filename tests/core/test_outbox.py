@@ -1,0 +1,183 @@
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from core import outbox
+from core.models import Event, EventDelivery, User
+from tests.core import handlers
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def test_reactions(settings):
+    settings.EVENT_REACTIONS = "tests.core.handlers.REACTIONS"
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    outbox._reactions_by_event.cache_clear()
+    handlers.calls.clear()
+    yield
+    outbox._reactions_by_event.cache_clear()
+
+
+def test_an_event_nobody_reacts_to_leaves_no_row():
+    assert outbox.publish("nobody.cares", community_id=1, x=1) is None
+    assert not Event.objects.exists()
+
+
+def test_publishing_writes_the_event_and_one_delivery_per_reaction(
+    django_capture_on_commit_callbacks, enqueued
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        event = outbox.publish("thing.happened", community_id=7, ticket_id=3)
+
+    assert event is not None
+    assert (event.name, event.payload, event.community_id) == (
+        "thing.happened",
+        {"ticket_id": 3},
+        7,
+    )
+    delivery = EventDelivery.objects.get()
+    assert (delivery.handler, delivery.queue, delivery.state) == (
+        "tests.core.handlers.record",
+        "slas",
+        "pending",
+    )
+    assert enqueued == [{"kwargs": {"delivery_id": delivery.pk}, "queue": "slas"}]
+    assert delivery.enqueued_at is not None
+
+
+def test_nothing_is_published_when_the_transaction_rolls_back(
+    django_capture_on_commit_callbacks, enqueued
+):
+    def publish_then_fail():
+        with transaction.atomic():
+            outbox.publish("thing.happened")
+            raise ZeroDivisionError
+
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ZeroDivisionError):
+        publish_then_fail()
+
+    assert not Event.objects.exists()
+    assert enqueued == []
+
+
+def test_a_delivery_runs_its_handler_once_however_often_it_is_sent():
+    event = outbox.publish("thing.happened")
+    assert event is not None
+    delivery = EventDelivery.objects.get()
+
+    assert outbox.delivery_run(delivery_id=delivery.pk) is True
+    assert outbox.delivery_run(delivery_id=delivery.pk) is False
+
+    assert handlers.calls == [event.pk]
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("done", 1)
+    assert delivery.done_at is not None
+
+
+def test_a_failing_handler_changes_nothing_and_is_retried_with_backoff():
+    outbox.publish("thing.broke")
+    delivery = EventDelivery.objects.get()
+    now = timezone.now()
+
+    with time_machine.travel(now, tick=False):
+        assert outbox.delivery_run(delivery_id=delivery.pk) is False
+
+    delivery.refresh_from_db()
+    assert not User.objects.filter(email__startswith="half-done").exists()
+    assert (delivery.state, delivery.attempts, delivery.enqueued_at) == ("pending", 1, None)
+    assert delivery.last_error == "RuntimeError: the mail server said no"
+    assert delivery.next_attempt_at == now + timedelta(seconds=10)
+
+
+def test_a_handler_that_keeps_failing_is_parked_as_failed_and_can_be_retried(
+    django_capture_on_commit_callbacks, enqueued
+):
+    outbox.publish("thing.broke")
+    delivery = EventDelivery.objects.get()
+
+    for _ in range(3):
+        outbox.delivery_run(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("failed", 3)
+    assert outbox.delivery_run(delivery_id=delivery.pk) is False
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.delivery_retry(delivery_id=delivery.pk) is True
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("pending", 0)
+    assert enqueued == [{"kwargs": {"delivery_id": delivery.pk}, "queue": "default"}]
+
+
+def test_the_relay_sends_what_was_never_enqueued_or_was_lost(enqueued, settings):
+    settings.OUTBOX_REDELIVER_AFTER_SECONDS = 300
+    now = timezone.now()
+    with time_machine.travel(now - timedelta(minutes=10), tick=False):
+        outbox.publish("thing.happened")  # never enqueued: the broker was down
+        lost = outbox.publish("thing.happened")  # enqueued, but the message vanished
+        done = outbox.publish("thing.happened")
+    EventDelivery.objects.filter(event=lost).update(enqueued_at=now - timedelta(minutes=6))
+    EventDelivery.objects.filter(event=done).update(state="done")
+    with time_machine.travel(now - timedelta(seconds=2), tick=False):
+        fresh = outbox.publish("thing.happened")  # its after-commit hook may still send it
+    on_its_way = outbox.publish("thing.happened")
+    EventDelivery.objects.filter(event=on_its_way).update(enqueued_at=now - timedelta(minutes=1))
+
+    with time_machine.travel(now, tick=False):
+        sent = outbox.relay()
+
+    assert sent == 2
+    relayed = {call["kwargs"]["delivery_id"] for call in enqueued}
+    expected = set(
+        EventDelivery.objects.exclude(event__in=[done, fresh, on_its_way]).values_list(
+            "pk", flat=True
+        )
+    )
+    assert relayed == expected
+    assert EventDelivery.objects.filter(pk__in=relayed, enqueued_at=now).count() == 2
+
+
+def test_a_broker_that_is_down_leaves_deliveries_for_the_relay(monkeypatch):
+    outbox.publish("thing.happened")
+    delivery = EventDelivery.objects.get()
+
+    def broker_down(*args, **kwargs):
+        raise BrokerError("Error 111 connecting to redis. Connection refused.")
+
+    monkeypatch.setattr("core.tasks.outbox_deliver.apply_async", broker_down)
+    assert outbox.enqueue([(delivery.pk, delivery.queue)]) == 0
+
+    delivery.refresh_from_db()
+    assert delivery.enqueued_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_locked_by_one_worker_is_skipped_by_another():
+    outbox.publish("thing.happened")
+    delivery = EventDelivery.objects.get()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        with transaction.atomic():
+            EventDelivery.objects.select_for_update().get(pk=delivery.pk)
+            locked.set()
+            release.wait(timeout=10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        assert outbox.delivery_run(delivery_id=delivery.pk) is False
+    finally:
+        release.set()
+        holder.join()
+
+    assert handlers.calls == []
+    assert outbox.delivery_run(delivery_id=delivery.pk) is True

@@ -450,3 +450,35 @@ def test_the_audit_trail_hides_internal_notes_from_members(api_as, community, me
 
     assert [e["data"]["kind"] for e in as_member] == ["public"]
     assert [e["data"]["kind"] for e in as_agent] == ["internal", "public"]
+
+
+# ---------------------------------------------------------------- authentication and limits
+
+
+def test_clients_over_their_rate_are_told_when_to_come_back(api_as, agent, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "2/min"})
+    client = api_as(agent)
+
+    codes = [client.get(TICKETS).status_code for _ in range(4)]
+
+    assert codes == [200, 200, 200, 429]
+    refused = client.get(TICKETS)
+    assert refused.json()["errors"][0]["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 60
+
+
+def test_a_browser_session_works_and_needs_the_csrf_token_to_write(community, representative):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(representative)
+
+    assert client.get(TICKETS).status_code == 200
+    refused = client.post(TICKETS, _body(community), format="json")
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["code"] == "permission_denied"
+    assert not Ticket.objects.exists()

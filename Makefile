@@ -27,7 +27,7 @@ run: venv ## Set up and run the whole desk: database, Redis, web, worker, beat, 
 	$(PY) -m supportdesk.launcher
 
 test: venv ## Set up and run the whole test suite on PostgreSQL (embedded unless DATABASE_URL is set)
-	$(PY) -m supportdesk.embedded exec -- $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m supportdesk.embedded exec -- $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv ## ruff, ruff format, mypy, import-linter, makemigrations --check
 	$(VENV)/bin/ruff check .

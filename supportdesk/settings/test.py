@@ -1,5 +1,6 @@
 """The test suite: `make test`. Still PostgreSQL and (where a test asks) real Redis and Celery."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -28,7 +29,10 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"},
 }
-# Tests that use a real broker keep to their own Redis database, away from `make run`'s.
-_TEST_REDIS_URL = embedded.redis_url_with_db(REDIS_URL, 15)
+# Each pytest-xdist process (and the workers it starts) gets a Redis database of its own,
+# 2 to 15, away from `make run` (0) and the benchmarks (1).
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+TEST_REDIS_DB = 2 + _XDIST_INDEX % 14
+_TEST_REDIS_URL = embedded.redis_url_with_db(REDIS_URL, TEST_REDIS_DB)
 CELERY_BROKER_URL = embedded.celery_url(_TEST_REDIS_URL)
 WORKER_HEARTBEAT_REDIS_URL = _TEST_REDIS_URL

@@ -10,22 +10,30 @@ from core.models import EventDelivery
 from core.tasks import outbox_relay
 from supportdesk import embedded
 from tests.communities.factories import CommunityFactory, MembershipFactory
-from tests.processes import RedisServer, celery_publishing_to, celery_worker, wait_until
+from tests.processes import (
+    RedisServer,
+    assert_tasks_really_published,
+    celery_publishing_to,
+    celery_worker,
+    wait_until,
+)
 from tickets.models import Ticket
 
 pytestmark = [
     pytest.mark.faults,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("broker"),
 ]
 
 
 @pytest.fixture
-def redis_server():
+def redis_server(settings):
+    assert_tasks_really_published()
     server = RedisServer()
     server.start()
+    # The same database the worker will use (see TEST_REDIS_DB in the test settings).
+    broker = embedded.celery_url(embedded.redis_url_with_db(server.url, settings.TEST_REDIS_DB))
     try:
-        with celery_publishing_to(embedded.celery_url(embedded.redis_url_with_db(server.url, 15))):
+        with celery_publishing_to(broker):
             yield server
     finally:
         server.stop()

@@ -4,12 +4,11 @@ import pytest
 
 from core.models import EventDelivery
 from tests.communities.factories import CommunityFactory, MembershipFactory
-from tests.processes import celery_worker, wait_until
+from tests.processes import broker_state, celery_worker, wait_until
 
 pytestmark = [
     pytest.mark.worker,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("broker"),
 ]
 
 
@@ -31,7 +30,8 @@ def test_a_worker_handles_the_routing_due_for_a_new_ticket(api_as):
             lambda: EventDelivery.objects.filter(pk=delivery.pk, state="done").exists(),
             timeout=60,
             what=lambda: (
-                f"the worker to run {EventDelivery.objects.filter(pk=delivery.pk).values()}"
+                f"the worker to run {EventDelivery.objects.filter(pk=delivery.pk).values()}; "
+                f"{broker_state()}"
             ),
         )
 

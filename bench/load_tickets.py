@@ -6,7 +6,7 @@ The database lives on the same server as DATABASE_URL (the embedded one under `m
 and is created and migrated when missing; the development database is never touched.
 20 communities on three service plans, their representatives and members, 40 agents and
 a dozen categories are created first; then N tickets, each with its first message (the
-description, as `tickets.services.ticket_open` writes it) and its "opened" audit event,
+description, as `tickets.services.lifecycle.ticket_open` writes it) and its "opened" audit event,
 plus a few replies and internal notes. Tickets are inserted with bulk_create so their ids
 come from the table's identity; messages and events, which need no ids back, go in with
 COPY. Statuses, severities, kinds, tiers, channels and times follow a plausible year.

@@ -15,4 +15,8 @@ REACTIONS: tuple[Reaction, ...] = (
     Reaction("ticket.approval_requested", "tickets.notifications.ask_representatives_to_approve"),
     # The representatives declined: tell the requester why.
     Reaction("ticket.declined", "tickets.notifications.tell_requester_declined"),
+    # Resolved: ask the requester how we did (a signed link, valid 14 days, used once).
+    Reaction("ticket.resolved", "tickets.notifications.send_satisfaction_survey"),
+    # A duplicate was merged: point its requester at the ticket that carries on.
+    Reaction("ticket.merged", "tickets.notifications.tell_requester_merged"),
 )

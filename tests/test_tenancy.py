@@ -12,7 +12,7 @@ from tests.core.factories import AgentFactory
 from tests.tickets.api.test_attachments_api import PNG
 from tests.tickets.factories import MessageFactory, TicketFactory
 from tickets.models import Attachment, Message, Ticket, TicketEvent
-from tickets.services import attachment_add
+from tickets.services.attachments import attachment_add
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The admin writes through tickets.services, like every other caller."""
+"""The admin writes through the tickets services, like every other caller."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from core.admin import ReadOnlyAdmin, adopt_saved
 from core.errors import ApplicationError
 from core.models import User
-from tickets import services
 from tickets.models import Attachment, Category, Channel, Message, Ticket, TicketEvent
+from tickets.services import categories, conversation, lifecycle
 from tickets.states import TRANSITIONS
 
 
@@ -28,11 +28,11 @@ class CategoryAdmin(admin.ModelAdmin[Category]):
     def save_model(
         self, request: HttpRequest, obj: Category, form: forms.ModelForm[Category], change: bool
     ) -> None:
-        data = {f: form.cleaned_data[f] for f in services.CATEGORY_FIELDS}
+        data = {f: form.cleaned_data[f] for f in categories.CATEGORY_FIELDS}
         if change:
-            services.category_update(category=Category.objects.get(pk=obj.pk), data=data)
+            categories.category_update(category=Category.objects.get(pk=obj.pk), data=data)
         else:
-            adopt_saved(obj, services.category_create(**data))
+            adopt_saved(obj, categories.category_create(**data))
 
 
 class MessageInline(admin.StackedInline[Message, Ticket]):
@@ -71,7 +71,7 @@ class TicketAddForm(forms.ModelForm[Ticket]):
         data = super().clean() or {}
         if data.get("community") and data.get("requester"):
             try:
-                services.ticket_open_check(
+                lifecycle.ticket_open_check(
                     community=data["community"],
                     requester=data["requester"],
                     opened_by=self.opened_by,
@@ -107,7 +107,7 @@ def _transition_action(name: str) -> Callable[..., None]:
         done, refused = 0, []
         for ticket in queryset:
             try:
-                services.ticket_transition(ticket=ticket, name=name, actor=request.user)  # type: ignore[arg-type]
+                lifecycle.ticket_transition(ticket=ticket, name=name, actor=request.user)  # type: ignore[arg-type]
             except ApplicationError as error:
                 refused.append(f"{ticket.reference}: {error.message}")
             else:
@@ -178,7 +178,7 @@ class TicketAdmin(admin.ModelAdmin[Ticket]):
     ) -> None:
         actor: User = request.user  # type: ignore[assignment]
         if change:
-            services.ticket_update(
+            lifecycle.ticket_update(
                 ticket=obj.pk,
                 actor=actor,
                 data={f: form.cleaned_data[f] for f in form.changed_data},
@@ -186,7 +186,7 @@ class TicketAdmin(admin.ModelAdmin[Ticket]):
             return
         adopt_saved(
             obj,
-            services.ticket_open(
+            lifecycle.ticket_open(
                 community=form.cleaned_data["community"],
                 requester=form.cleaned_data["requester"],
                 subject=form.cleaned_data["subject"],
@@ -221,7 +221,7 @@ class MessageAdmin(admin.ModelAdmin[Message]):
     ) -> None:
         adopt_saved(
             obj,
-            services.message_add(
+            conversation.message_add(
                 ticket=form.cleaned_data["ticket"],
                 author=request.user,  # type: ignore[arg-type]
                 body=form.cleaned_data["body"],

@@ -39,3 +39,28 @@ class AssigneeNotAgent(ApplicationError):
 class TicketClosed(ApplicationError):
     kind = ErrorKind.CONFLICT
     code = "ticket_closed"
+
+
+class TicketChanged(ApplicationError):
+    """The ticket changed since the agent loaded it (another reply, a status change)."""
+
+    kind = ErrorKind.CONFLICT
+    code = "ticket_changed"
+
+
+class MergeRefused(ApplicationError):
+    code = "merge_refused"
+
+
+class LinkRefused(ApplicationError):
+    code = "link_refused"
+
+
+class SurveyLinkInvalid(ApplicationError):
+    kind = ErrorKind.NOT_FOUND
+    code = "survey_link_invalid"
+
+
+class SurveyAlreadyAnswered(ApplicationError):
+    kind = ErrorKind.CONFLICT
+    code = "survey_already_answered"

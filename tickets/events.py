@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from core import outbox
-from tickets.models import Attachment, Message, Ticket, TicketEvent
+from tickets.models import Attachment, Message, SatisfactionRating, Ticket, TicketEvent
 
 if TYPE_CHECKING:
     from core.models import User
@@ -54,6 +54,8 @@ def ticket_status_changed(
         _publish("ticket.approved", ticket)
     elif transition == "decline":
         _publish("ticket.declined", ticket, reason=note)
+    elif ticket.status == "resolved":
+        _publish("ticket.resolved", ticket)
 
 
 def ticket_assigned(*, ticket: Ticket, actor: User | None, previous_id: int | None) -> None:
@@ -63,8 +65,11 @@ def ticket_assigned(*, ticket: Ticket, actor: User | None, previous_id: int | No
     _publish("ticket.assigned", ticket, previous=previous_id, assignee=ticket.assignee_id)
 
 
-def ticket_updated(*, ticket: Ticket, actor: User | None, changes: dict[str, list[Any]]) -> None:
-    _record(ticket, actor, TicketEvent.Kind.UPDATED, changes=changes)
+def ticket_updated(
+    *, ticket: Ticket, actor: User | None, changes: dict[str, list[Any]], reason: str = ""
+) -> None:
+    extra = {"reason": reason} if reason else {}
+    _record(ticket, actor, TicketEvent.Kind.UPDATED, changes=changes, **extra)
     _publish("ticket.updated", ticket, fields=sorted(changes))
 
 
@@ -88,3 +93,21 @@ def attachment_added(*, attachment: Attachment) -> None:
         attachment=attachment.pk,
         filename=attachment.filename,
     )
+
+
+def ticket_linked(*, ticket: Ticket, other: Ticket, actor: User) -> None:
+    _record(ticket, actor, TicketEvent.Kind.LINKED, other=other.pk, reference=other.reference)
+
+
+def ticket_unlinked(*, ticket: Ticket, other: Ticket, actor: User) -> None:
+    _record(ticket, actor, TicketEvent.Kind.UNLINKED, other=other.pk, reference=other.reference)
+
+
+def ticket_merged(*, source: Ticket, target: Ticket, actor: User) -> None:
+    _record(source, actor, TicketEvent.Kind.MERGED, into=target.pk, reference=target.reference)
+    _record(target, actor, TicketEvent.Kind.MERGED, source=source.pk, reference=source.reference)
+    _publish("ticket.merged", source, into=target.pk)
+
+
+def ticket_rated(*, rating: SatisfactionRating) -> None:
+    _record(rating.ticket, rating.requester, TicketEvent.Kind.RATED, score=rating.score)

@@ -102,6 +102,9 @@ class Ticket(models.Model):
     first_responded_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets"
+    )
     search = models.GeneratedField(
         expression=SearchVector("subject", weight="A", config="english")
         + SearchVector("description", weight="B", config="english"),
@@ -210,6 +213,10 @@ class TicketEvent(models.Model):
         UPDATED = "updated", "Fields changed"
         MESSAGE_ADDED = "message_added", "Message added"
         ATTACHMENT_ADDED = "attachment_added", "Attachment added"
+        LINKED = "linked", "Linked to a ticket"
+        UNLINKED = "unlinked", "Unlinked from a ticket"
+        MERGED = "merged", "Merged"
+        RATED = "rated", "Rated"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -225,3 +232,89 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {format_reference(self.ticket_id)}"
+
+
+class TicketLink(models.Model):
+    """Two tickets about related things: stored once (lower id first), shown on both."""
+
+    from_ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_from")
+    to_ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_to")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["from_ticket", "to_ticket"], name="ticket_link_once"),
+            models.CheckConstraint(
+                condition=models.Q(from_ticket__lt=models.F("to_ticket")),
+                name="ticket_link_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_reference(self.from_ticket_id)} ~ {format_reference(self.to_ticket_id)}"
+
+
+class Macro(models.Model):
+    """A canned response for the composer. Placeholders such as {{ requester.first_name }}
+    are filled by a restricted substitution (tickets.macros), never by a template engine."""
+
+    name = models.CharField(max_length=100)
+    body = models.TextField()
+    kind = models.CharField(
+        max_length=10, choices=Message.Kind.choices, default=Message.Kind.PUBLIC
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="macros",
+        help_text="Leave empty to share the macro with every agent.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SatisfactionRating(models.Model):
+    """The requester's verdict on a resolution, asked once per resolution by a signed link."""
+
+    class Score(models.TextChoices):
+        GOOD = "good", "Good"
+        BAD = "bad", "Bad"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ratings")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    score = models.CharField(max_length=4, choices=Score.choices, blank=True)
+    comment = models.TextField(blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-sent_at", "-id")
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["ticket"],
+                condition=models.Q(answered_at__isnull=True),
+                name="one_open_survey_per_ticket",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(answered_at__isnull=True, score="")
+                | models.Q(answered_at__isnull=False, score__in=["good", "bad"]),
+                name="survey_answered_with_a_score",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_reference(self.ticket_id)}: {self.score or 'unanswered'}"

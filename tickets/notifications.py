@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from communities.selectors import representatives_of
 from core.models import Event
 from tickets.models import Ticket
+from tickets.services.surveys import LINK_VALID_FOR, survey_open, survey_token
 
 
 def _ticket_url(ticket: Ticket) -> str:
@@ -46,6 +47,47 @@ def tell_requester_declined(*, event: Event) -> None:
     send_mail(
         subject=f"[{ticket.reference}] Your request was declined: {ticket.subject}",
         message=render_to_string("tickets/email/declined.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[ticket.requester.email],
+    )
+
+
+def send_satisfaction_survey(*, event: Event) -> None:
+    """Seed 004: resolving a request asks the requester whether it was answered well."""
+    ticket = Ticket.objects.select_related("community", "requester").get(
+        pk=event.payload["ticket_id"]
+    )
+    rating = survey_open(ticket=ticket)
+    if rating is None:
+        return  # reopened before this ran, or a survey is already open
+    context = {
+        "ticket": ticket,
+        "good_url": f"{settings.SITE_URL}/portal/survey/{survey_token(rating)}/?score=good",
+        "bad_url": f"{settings.SITE_URL}/portal/survey/{survey_token(rating)}/?score=bad",
+        "days": LINK_VALID_FOR.days,
+    }
+    send_mail(
+        subject=f"[{ticket.reference}] How did we do? {ticket.subject}",
+        message=render_to_string("tickets/email/survey.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[ticket.requester.email],
+    )
+
+
+def tell_requester_merged(*, event: Event) -> None:
+    ticket = Ticket.objects.select_related("requester", "merged_into").get(
+        pk=event.payload["ticket_id"]
+    )
+    if ticket.merged_into is None:
+        return
+    context = {
+        "ticket": ticket,
+        "target": ticket.merged_into,
+        "url": _ticket_url(ticket.merged_into),
+    }
+    send_mail(
+        subject=f"[{ticket.reference}] Continued in {ticket.merged_into.reference}",
+        message=render_to_string("tickets/email/merged.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[ticket.requester.email],
     )

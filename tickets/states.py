@@ -1,6 +1,6 @@
 """The ticket lifecycle on one screen: statuses, and the transitions between them.
 
-No queries and no I/O here. `tickets.services.ticket_transition` is the one function that
+No queries and no I/O here. `tickets.services.lifecycle.ticket_transition` is the one function that
 applies a transition; nothing else assigns `Ticket.status`.
 """
 
@@ -79,6 +79,9 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("confirm", "Confirm resolution", frozenset({_S.RESOLVED}), _S.CLOSED,
                    frozenset({Actor.REPRESENTATIVE, Actor.REQUESTER})),
         Transition("close", "Close", frozenset({*_ACTIVE, _S.RESOLVED}), _S.CLOSED, _STAFF),
+        # A duplicate closes when it is merged into the ticket that carries on (ticket_merge).
+        Transition("merge", "Merge", frozenset({_S.AWAITING_APPROVAL, *_ACTIVE, _S.RESOLVED}),
+                   _S.CLOSED, _STAFF, automatic=True),
         # Only representatives speak for a community (seed 004), so a member who is not one
         # cannot reopen, which would also bypass the approval of a declined request.
         Transition("reopen", "Reopen", frozenset({_S.RESOLVED, _S.CLOSED}), _S.OPEN,

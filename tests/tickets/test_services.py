@@ -10,8 +10,8 @@ from tests.core.factories import AgentFactory, UserFactory
 from tests.tickets.factories import TicketFactory
 from tickets.errors import AssigneeNotAgent, InternalNoteNotAllowed, TicketClosed
 from tickets.models import Message, Ticket, TicketEvent
-from tickets.services import (
-    message_add,
+from tickets.services.conversation import message_add
+from tickets.services.lifecycle import (
     normalise_tags,
     ticket_assign,
     ticket_open,

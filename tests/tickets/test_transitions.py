@@ -8,7 +8,7 @@ from tests.core.factories import AgentFactory
 from tests.tickets.factories import TicketFactory
 from tickets.errors import InvalidTransition, ReasonRequired, TransitionNotAllowed
 from tickets.models import TicketEvent
-from tickets.services import ticket_transition
+from tickets.services.lifecycle import ticket_transition
 from tickets.states import TRANSITIONS, TicketStatus
 
 pytestmark = pytest.mark.django_db
@@ -19,20 +19,20 @@ STATUSES = [
 ]  # fmt: skip
 NAMES = [
     "approve", "decline", "accept", "assign", "unassign", "start_work", "wait_on_customer",
-    "customer_replied", "plan", "resume", "resolve", "confirm", "close", "reopen",
+    "customer_replied", "plan", "resume", "resolve", "confirm", "close", "reopen", "merge",
 ]  # fmt: skip
 _: str | None = None
 # Rows: statuses as above. Columns: transitions as above. Cell: the status reached, or _ (refused).
 EXPECTED = {
-    "new":                 [_, _, "open", "assigned", _, "in_progress", "waiting_on_customer", _, _, _, "resolved", _, "closed", _],
-    "awaiting_approval":   ["open", "closed", _, _, _, _, _, _, _, _, _, _, _, _],
-    "open":                [_, _, _, "assigned", _, "in_progress", "waiting_on_customer", _, "pending", _, "resolved", _, "closed", _],
-    "assigned":            [_, _, _, _, "open", "in_progress", "waiting_on_customer", _, "pending", _, "resolved", _, "closed", _],
-    "in_progress":         [_, _, _, _, _, _, "waiting_on_customer", _, "pending", _, "resolved", _, "closed", _],
-    "waiting_on_customer": [_, _, _, _, _, _, _, "in_progress", "pending", "in_progress", "resolved", _, "closed", _],
-    "pending":             [_, _, _, _, _, _, "waiting_on_customer", _, _, "in_progress", "resolved", _, "closed", _],
-    "resolved":            [_, _, _, _, _, _, _, _, _, _, _, "closed", "closed", "open"],
-    "closed":              [_, _, _, _, _, _, _, _, _, _, _, _, _, "open"],
+    "new":                 [_, _, "open", "assigned", _, "in_progress", "waiting_on_customer", _, _, _, "resolved", _, "closed", _, "closed"],
+    "awaiting_approval":   ["open", "closed", _, _, _, _, _, _, _, _, _, _, _, _, "closed"],
+    "open":                [_, _, _, "assigned", _, "in_progress", "waiting_on_customer", _, "pending", _, "resolved", _, "closed", _, "closed"],
+    "assigned":            [_, _, _, _, "open", "in_progress", "waiting_on_customer", _, "pending", _, "resolved", _, "closed", _, "closed"],
+    "in_progress":         [_, _, _, _, _, _, "waiting_on_customer", _, "pending", _, "resolved", _, "closed", _, "closed"],
+    "waiting_on_customer": [_, _, _, _, _, _, _, "in_progress", "pending", "in_progress", "resolved", _, "closed", _, "closed"],
+    "pending":             [_, _, _, _, _, _, "waiting_on_customer", _, _, "in_progress", "resolved", _, "closed", _, "closed"],
+    "resolved":            [_, _, _, _, _, _, _, _, _, _, _, "closed", "closed", "open", "closed"],
+    "closed":              [_, _, _, _, _, _, _, _, _, _, _, _, _, "open", _],
 }  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tickets.models import (
@@ -16,6 +17,7 @@ from tickets.models import (
     TicketEvent,
     TicketKind,
     Tier,
+    format_reference,
 )
 from tickets.states import TRANSITIONS
 
@@ -62,10 +64,28 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
         return reverse("api:ticket-detail", kwargs={"reference": ticket.reference})
 
 
+class SatisfactionSerializer(serializers.Serializer[Any]):
+    score = serializers.CharField()
+    comment = serializers.CharField()
+    answered_at = serializers.DateTimeField()
+
+
 class TicketDetailSerializer(TicketSerializer):
+    merged_into = serializers.SerializerMethodField()
+    satisfaction = serializers.SerializerMethodField()
+
     class Meta(TicketSerializer.Meta):
-        fields = (*TicketSerializer.Meta.fields, "description")
+        fields = (*TicketSerializer.Meta.fields, "description", "merged_into", "satisfaction")
         read_only_fields = fields
+
+    def get_merged_into(self, ticket: Ticket) -> str | None:
+        return format_reference(ticket.merged_into_id) if ticket.merged_into_id else None
+
+    @extend_schema_field(SatisfactionSerializer(allow_null=True))
+    def get_satisfaction(self, ticket: Ticket) -> dict[str, Any] | None:
+        """The requester's latest answered rating of a resolution."""
+        rating = ticket.ratings.filter(answered_at__isnull=False).first()
+        return SatisfactionSerializer(rating).data if rating else None
 
 
 class TicketCreateSerializer(serializers.Serializer[Any]):

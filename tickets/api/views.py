@@ -33,13 +33,9 @@ from tickets.selectors import (
     ticket_messages,
     transitions_available,
 )
-from tickets.services import (
-    attachment_add,
-    message_add,
-    ticket_open,
-    ticket_transition,
-    ticket_update,
-)
+from tickets.services.attachments import attachment_add
+from tickets.services.conversation import message_add
+from tickets.services.lifecycle import ticket_open, ticket_transition, ticket_update
 
 _ERROR_409 = OpenApiResponse(description="Not possible in the ticket's current status.")
 

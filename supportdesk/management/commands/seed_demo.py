@@ -13,8 +13,9 @@ from django.db import transaction
 from communities import services as community_services
 from communities.models import Community, Membership, ServicePlan
 from core.models import User
-from tickets import services as ticket_services
 from tickets.models import Channel, Message, Severity, Ticket, TicketKind
+from tickets.services.conversation import message_add
+from tickets.services.lifecycle import ticket_open, ticket_transition
 
 PASSWORD = "demo-password"  # noqa: S105 - demo accounts, printed by `make run`
 
@@ -158,7 +159,7 @@ class Command(BaseCommand):
             if Ticket.objects.filter(community=community, subject=spec["subject"]).exists():
                 continue
             requester = people[spec["requester"]]
-            ticket = ticket_services.ticket_open(
+            ticket = ticket_open(
                 community=community, requester=requester, subject=spec["subject"],
                 description=spec["description"], kind=spec["kind"], severity=spec["severity"],
                 channel=Channel.PORTAL, opened_by=requester,
@@ -166,7 +167,7 @@ class Command(BaseCommand):
             for step, who, value in spec.get("then", []):
                 actor = people[who]
                 if step == "reply":
-                    ticket_services.message_add(
+                    message_add(
                         ticket=ticket,
                         author=actor,
                         body=value,
@@ -174,7 +175,7 @@ class Command(BaseCommand):
                         channel=Channel.DESK,
                     )
                 else:
-                    ticket_services.ticket_transition(ticket=ticket, name=value, actor=actor)
+                    ticket_transition(ticket=ticket, name=value, actor=actor)
             if spec.get("then"):
                 community_services.time_entry_log(
                     ticket=Ticket.objects.get(pk=ticket.pk), agent=people[spec["then"][0][1]], minutes=25,

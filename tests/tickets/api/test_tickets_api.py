@@ -55,6 +55,8 @@ def test_a_representative_opens_a_ticket_through_the_api(api_as, community, repr
         "first_responded_at": None,
         "resolved_at": None,
         "closed_at": None,
+        "merged_into": None,
+        "satisfaction": None,
     }
 
 
@@ -439,7 +441,7 @@ def test_a_member_may_not_resolve(api_as, community, member):
 
 
 def test_the_audit_trail_hides_internal_notes_from_members(api_as, community, member, agent):
-    from tickets.services import message_add
+    from tickets.services.conversation import message_add
 
     ticket = TicketFactory.create(community=community, requester=member, status="in_progress")
     message_add(ticket=ticket, author=agent, body="secret", kind="internal")

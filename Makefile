@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format services services-down migrate seed shell bench compose-check clean
+.PHONY: help venv browser run test lint format services services-down migrate seed shell bench screenshots compose-check clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -23,10 +23,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create the virtualenv and install the pinned dependencies
 
+# Browser tests drive Debian's Chromium; Playwright's own download cannot work on these machines.
+CHROMIUM ?= /usr/bin/chromium
+browser: ## Install Debian's Chromium for the browser tests, when it is missing (needs root)
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
 run: venv ## Set up and run the whole desk: database, Redis, web, worker, beat, demo data
 	$(PY) -m supportdesk.launcher
 
-test: venv ## Set up and run the whole test suite on PostgreSQL (embedded unless DATABASE_URL is set)
+test: venv browser ## Set up and run the whole test suite on PostgreSQL (embedded unless DATABASE_URL is set)
 	$(PY) -m supportdesk.embedded exec -- $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv ## ruff, ruff format, mypy, import-linter, makemigrations --check
@@ -57,6 +63,9 @@ shell: venv ## Django shell
 
 bench: venv ## Load 100k tickets and measure the API (writes docs/benchmarks.md)
 	$(PY) -m supportdesk.embedded exec -- $(PY) bench/run_all.py
+
+screenshots: venv browser ## Regenerate docs/screenshots/ from the browser tests
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m supportdesk.embedded exec -- $(PY) -m pytest tests/e2e -n 1 -q
 
 compose-check: ## Validate docker-compose.yml (needs Debian's docker-compose 1.29: apt-get install docker-compose)
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"

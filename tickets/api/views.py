@@ -23,7 +23,7 @@ from core.idempotency import idempotent
 from core.models import User
 from core.selectors import agent_get, user_get_by_email
 from tickets.api import serializers as s
-from tickets.api.filters import TicketFilter
+from tickets.filters import TicketFilter
 from tickets.models import Attachment, Channel, Message, Ticket
 from tickets.selectors import (
     attachment_scope,

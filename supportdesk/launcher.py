@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(
             f"\nSupport Desk is running.\n"
+            f"  Desk       {site}/desk/      (agents)\n"
+            f"  Portal     {site}/portal/    (community members)\n"
             f"  API docs   {site}/api/docs/\n"
             f"  API        {site}/api/v1/\n"
             f"  Admin      {site}/admin/\n"

@@ -13,9 +13,10 @@ from django.db import transaction
 from communities import services as community_services
 from communities.models import Community, Membership, ServicePlan
 from core.models import User
-from tickets.models import Channel, Message, Severity, Ticket, TicketKind
+from tickets.models import Channel, Macro, Message, Severity, Ticket, TicketKind
 from tickets.services.conversation import message_add
-from tickets.services.lifecycle import ticket_open, ticket_transition
+from tickets.services.lifecycle import ticket_assign, ticket_open, ticket_transition
+from tickets.services.macros import macro_create
 
 PASSWORD = "demo-password"  # noqa: S105 - demo accounts, printed by `make run`
 
@@ -49,6 +50,9 @@ TICKETS: list[dict[str, Any]] = [
         "subject": "JupyterHub down: users get 503 on login",
         "description": "Since 09:10 UTC every login to our hub returns 503 Service Unavailable. "
         "Nobody can start a server; a workshop starts at 14:00.",
+        "then": [("assign", "agent3@example.com", "agent3@example.com"),
+                 ("note", "agent3@example.com", "The proxy pod is in CrashLoopBackOff since the node pool upgrade."),
+                 ("transition", "agent3@example.com", "start_work")],
     },
     {
         "community": "aurora", "requester": "member@aurora.example", "kind": TicketKind.CHANGE_REQUEST,
@@ -62,8 +66,9 @@ TICKETS: list[dict[str, Any]] = [
         "subject": "How should we share a 2 TB dataset with all users?",
         "description": "We have a 2 TB ocean model output. What is the recommended way to make it "
         "readable by every user without copying it into each home directory?",
-        "then": [("reply", "agent2@example.com", "Object storage with a shared read-only bucket "
-                  "is the usual answer; I'll send the steps."), ("transition", "agent2@example.com", "wait_on_customer")],
+        "then": [("assign", "agent2@example.com", "agent2@example.com"),
+                 ("reply", "agent2@example.com", "Object storage with a shared read-only bucket "
+                  "is the usual answer. Which cloud is your hub on?"), ("transition", "agent2@example.com", "wait_on_customer")],
     },
     {
         "community": "kestrel", "requester": "rep@kestrel.example", "kind": TicketKind.WORKSHOP_REQUEST,
@@ -83,6 +88,22 @@ TICKETS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+MACROS = [
+    ("Acknowledge", "Hello {{ requester.first_name }},\n\nThanks for your request {{ ticket.reference }}. "
+     "We have read it and will come back to you within one working day.\n\n{{ agent.first_name }}", "public"),
+    # seed 004, non-incident response process, step 7
+    ("Planned work", "Hello {{ requester.first_name }}, thanks for sending us your request. We've concluded "
+     "that this is not related to an outage or diminished service, so we'll incorporate this request into "
+     "our team's work planning process. We'll send an update when we've got a plan for completing this "
+     "request.\n\n{{ agent.first_name }}", "public"),
+    ("Need more information", "Hello {{ requester.first_name }},\n\nTo go further with {{ ticket.reference }} "
+     "we need a little more: what did you expect to happen, what happened instead, and since when?\n\n"
+     "{{ agent.first_name }}", "public"),
+    ("Escalation note", "Escalating {{ ticket.reference }} ({{ community.name }}): tried …; suspect …; "
+     "needs …", "internal"),
+]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = __doc__
 
@@ -92,6 +113,7 @@ class Command(BaseCommand):
             people = self._people()
             communities = self._communities(plans, people)
             self._tickets(communities, people)
+            self._macros()
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
 
     def _plans(self) -> dict[str, ServicePlan]:
@@ -153,6 +175,11 @@ class Command(BaseCommand):
             communities[slug] = community
         return communities
 
+    def _macros(self) -> None:
+        for name, body, kind in MACROS:
+            if not Macro.objects.filter(name=name, owner__isnull=True).exists():
+                macro_create(name=name, body=body, kind=kind)
+
     def _tickets(self, communities: dict[str, Community], people: dict[str, User]) -> None:
         for spec in TICKETS:
             community = communities[spec["community"]]
@@ -166,14 +193,13 @@ class Command(BaseCommand):
             )  # fmt: skip
             for step, who, value in spec.get("then", []):
                 actor = people[who]
-                if step == "reply":
+                if step in ("reply", "note"):
+                    kind = Message.Kind.PUBLIC if step == "reply" else Message.Kind.INTERNAL
                     message_add(
-                        ticket=ticket,
-                        author=actor,
-                        body=value,
-                        kind=Message.Kind.PUBLIC,
-                        channel=Channel.DESK,
+                        ticket=ticket, author=actor, body=value, kind=kind, channel=Channel.DESK
                     )
+                elif step == "assign":
+                    ticket_assign(ticket=ticket, assignee=people[value], actor=actor)
                 else:
                     ticket_transition(ticket=ticket, name=value, actor=actor)
             if spec.get("then"):

@@ -64,6 +64,7 @@ def celery_worker(*, redis_url: str | None = None) -> Iterator[str]:
         "DATABASE_URL": test_database_url(),
         "DJANGO_SETTINGS_MODULE": "supportdesk.settings.test",
         "REDIS_URL": redis_url or settings.REDIS_URL,
+        "TEST_REDIS_DB": str(settings.TEST_REDIS_DB),
     }
     log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)  # noqa: SIM115
     worker = subprocess.Popen(

@@ -29,10 +29,13 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"},
 }
-# Each pytest-xdist process (and the workers it starts) gets a Redis database of its own,
-# 2 to 15, away from `make run` (0) and the benchmarks (1).
-_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-TEST_REDIS_DB = 2 + _XDIST_INDEX % 14
+# Each test process gets a database of its own, so that test runs side by side (several
+# pytest-xdist processes, or several runs on one machine) never share one. The Celery workers
+# a test starts are handed the resolved name (tests/processes.py).
+DATABASES["default"]["TEST"] = {"NAME": f"test_supportdesk_{os.getpid()}"}
+# Likewise a Redis database, 2 to 15, away from `make run` (0) and the benchmarks (1); the
+# workers a test starts are told which (TEST_REDIS_DB in their environment).
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", 2 + os.getpid() % 14))
 _TEST_REDIS_URL = embedded.redis_url_with_db(REDIS_URL, TEST_REDIS_DB)
 CELERY_BROKER_URL = embedded.celery_url(_TEST_REDIS_URL)
 WORKER_HEARTBEAT_REDIS_URL = _TEST_REDIS_URL

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from communities import services as community_services
 from communities.models import Community, Membership, ServicePlan
@@ -88,6 +89,10 @@ TICKETS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+# Each capability's own demo data: a dotted path to a function taking no arguments, run
+# after communities and people exist and before the demo tickets are opened. Idempotent.
+DEMO_SEEDERS: list[str] = []
+
 MACROS = [
     ("Acknowledge", "Hello {{ requester.first_name }},\n\nThanks for your request {{ ticket.reference }}. "
      "We have read it and will come back to you within one working day.\n\n{{ agent.first_name }}", "public"),
@@ -112,6 +117,10 @@ class Command(BaseCommand):
             plans = self._plans()
             people = self._people()
             communities = self._communities(plans, people)
+            # What each capability configures (calendars, policies, rules, schedules...)
+            # comes before the tickets, whose events those capabilities react to.
+            for seeder in DEMO_SEEDERS:
+                import_string(seeder)()
             self._tickets(communities, people)
             self._macros()
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))

@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from core.admin import ReadOnlyAdmin, adopt_saved
 from core.errors import ApplicationError
 from core.models import User
-from tickets.models import Attachment, Category, Channel, Message, Ticket, TicketEvent
-from tickets.services import categories, conversation, lifecycle
+from tickets.models import Attachment, Category, Channel, Macro, Message, Ticket, TicketEvent
+from tickets.services import categories, conversation, lifecycle, macros
 from tickets.states import TRANSITIONS
 
 
@@ -33,6 +33,25 @@ class CategoryAdmin(admin.ModelAdmin[Category]):
             categories.category_update(category=Category.objects.get(pk=obj.pk), data=data)
         else:
             adopt_saved(obj, categories.category_create(**data))
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin[Macro]):
+    list_display = ("name", "kind", "owner", "active")
+    list_filter = ("active", "kind")
+    list_select_related = ("owner",)
+    search_fields = ("name", "body")
+    fields = macros.MACRO_FIELDS
+    raw_id_fields = ("owner",)
+
+    def save_model(
+        self, request: HttpRequest, obj: Macro, form: forms.ModelForm[Macro], change: bool
+    ) -> None:
+        data = {f: form.cleaned_data[f] for f in macros.MACRO_FIELDS}
+        if change:
+            macros.macro_update(macro=Macro.objects.get(pk=obj.pk), data=data)
+        else:
+            adopt_saved(obj, macros.macro_create(**data))
 
 
 class MessageInline(admin.StackedInline[Message, Ticket]):

@@ -17,7 +17,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from communities.models import Membership
 from communities.selectors import membership_roles
 from core.errors import NotFound
-from tickets.models import Attachment, Message, Ticket, TicketEvent
+from tickets.models import Attachment, Message, SatisfactionRating, Ticket, TicketEvent
 from tickets.states import TRANSITIONS, Actor, Transition
 
 if TYPE_CHECKING:
@@ -137,3 +137,9 @@ def transitions_available(*, user: User, ticket: Ticket) -> list[Transition]:
         and roles & t.actors
         and t.requires_assignee in (None, has_assignee)
     ]
+
+
+def survey_waiting(*, ticket: Ticket) -> SatisfactionRating | None:
+    """The ticket's satisfaction survey that still waits for an answer, if there is one
+    (at most one: `one_open_survey_per_ticket`). The caller has checked access to the ticket."""
+    return SatisfactionRating.objects.filter(ticket=ticket, answered_at__isnull=True).first()

@@ -7,6 +7,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.http import urlencode
 
 
 class SavedFilter(models.Model):
@@ -29,3 +30,8 @@ class SavedFilter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def query_string(self) -> str:
+        """The queue's query string for these filters (`status=new&status=open&tag=gpu`)."""
+        return urlencode(self.params, doseq=True)

@@ -1,9 +1,25 @@
 from django.urls import path
 
-from web.desk import views
+from web.desk.views import queue, ticket
 
 app_name = "desk"
 
 urlpatterns = [
-    path("", views.queue, name="queue"),
+    path("", queue.queue, name="queue"),
+    path("rail/", queue.rail, name="rail"),
+    path("bulk/", queue.bulk, name="bulk"),
+    path("filters/", queue.filter_save, name="filter_save"),
+    path("filters/<int:filter_id>/delete/", queue.filter_delete, name="filter_delete"),
+    path("tickets/<str:reference>/", ticket.ticket, name="ticket"),
+    path("tickets/<str:reference>/composer/", ticket.composer, name="composer"),
+    path("tickets/<str:reference>/presence/", ticket.presence, name="presence"),
+    path("tickets/<str:reference>/reply/", ticket.reply, name="reply"),
+    path("tickets/<str:reference>/transition/", ticket.transition, name="transition"),
+    path("tickets/<str:reference>/assign/", ticket.assign, name="assign"),
+    path("tickets/<str:reference>/fields/", ticket.fields, name="fields"),
+    path("tickets/<str:reference>/tags/", ticket.tags, name="tags"),
+    path("tickets/<str:reference>/time/", ticket.time, name="time"),
+    path("tickets/<str:reference>/links/", ticket.link_add, name="link_add"),
+    path("tickets/<str:reference>/links/remove/", ticket.link_remove, name="link_remove"),
+    path("tickets/<str:reference>/merge/", ticket.merge, name="merge"),
 ]

@@ -1,0 +1,44 @@
+"""The four pages people spend their time on, with the demo data; `make screenshots`
+keeps a picture of each in docs/screenshots/."""
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import log_in, screenshot
+from tickets.models import Ticket
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo():
+    call_command("seed_demo")
+
+
+def test_desk_queue_and_ticket_page(page, live_server, demo):
+    log_in(page, live_server.url, "agent3@example.com", "demo-password")
+
+    expect(page.get_by_role("heading", name="All tickets")).to_be_visible()
+    expect(page.get_by_text("JupyterHub down: users get 503 on login")).to_be_visible()
+    screenshot(page, "desk-queue")
+
+    ticket = Ticket.objects.get(subject="JupyterHub down: users get 503 on login")
+    page.goto(f"{live_server.url}/desk/tickets/{ticket.reference}/")
+    expect(page.get_by_text("The proxy pod is in CrashLoopBackOff")).to_be_visible()
+    expect(page.get_by_text("Internal note").first).to_be_visible()
+    screenshot(page, "desk-ticket")
+
+
+def test_portal_home_and_new_request(page, live_server, demo):
+    log_in(page, live_server.url, "rep@aurora.example", "demo-password")
+
+    expect(
+        page.get_by_text("Please add the xarray-spatial package to the default image").first
+    ).to_be_visible()
+    expect(page.get_by_text("Waiting for your approval")).to_be_visible()
+    screenshot(page, "portal-home")
+
+    page.goto(f"{live_server.url}/portal/new/")
+    expect(page.get_by_role("heading", name="New request")).to_be_visible()
+    screenshot(page, "portal-new-request")

@@ -1,0 +1,133 @@
+"""The desk is for agents: anyone else signed in gets 404 and changes nothing; anonymous
+visitors are sent to the login page."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from tests.communities.factories import MembershipFactory
+from tests.core.factories import AgentFactory
+from tests.web.desk.conftest import open_ticket, snapshot
+from tickets.services.relations import ticket_link_add
+from web.desk.presence import presence_touch
+from web.desk.services import saved_filter_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(agent):
+    """Two tickets of one community, linked, and an agent's saved filter."""
+    ticket = open_ticket(subject="Pods pending")
+    other = open_ticket(ticket.community, subject="Pods pending too")
+    unlinked = open_ticket(ticket.community, subject="Quota")
+    ticket_link_add(ticket=ticket, other=other, actor=agent)
+    saved = saved_filter_create(owner=agent, name="Mine", params={"assignee": "me"})
+    return {"ticket": ticket, "other": other, "unlinked": unlinked, "saved": saved}
+
+
+def _requests(world, agent):
+    """Every desk URL, with what a successful request would send."""
+    t, other, unlinked = world["ticket"], world["other"], world["unlinked"]
+    base = f"/desk/tickets/{t.reference}"
+    return [
+        ("get", "/desk/", {}),
+        ("get", "/desk/rail/", {}),
+        ("post", "/desk/bulk/", {"tickets": [t.pk], "action": "assign", "assignee": agent.pk}),
+        ("post", "/desk/filters/?status=new", {"name": "New ones"}),
+        ("post", f"/desk/filters/{world['saved'].pk}/delete/", {}),
+        ("get", f"{base}/", {}),
+        ("get", f"{base}/?tab=history", {}),
+        ("get", f"{base}/composer/", {}),
+        ("get", f"{base}/presence/", {}),
+        ("post", f"{base}/reply/", {"body": "Hello", "kind": "public"}),
+        ("post", f"{base}/transition/", {"transition": "resolve"}),
+        ("post", f"{base}/assign/", {"assignee": agent.pk}),
+        ("post", f"{base}/fields/", {"severity": "high", "tier": "expert", "reason": "x"}),
+        ("post", f"{base}/tags/", {"tags": "gpu"}),
+        ("post", f"{base}/time/", {"minutes": 30}),
+        ("post", f"{base}/links/", {"other": unlinked.reference}),
+        ("post", f"{base}/links/remove/", {"other": other.reference}),
+        ("get", f"{base}/merge/", {"target": other.reference}),
+        ("post", f"{base}/merge/", {"target": other.reference}),
+    ]
+
+
+URL_COUNT = 19
+
+
+def test_every_desk_url_is_listed_here():
+    from web.desk.urls import urlpatterns
+
+    # One request per URL pattern, plus the history tab and the GET and POST of merge.
+    assert len(urlpatterns) + 2 == URL_COUNT
+
+
+@pytest.mark.parametrize("index", range(URL_COUNT))
+@pytest.mark.parametrize("role", ["member", "representative", "requester"])
+def test_people_who_are_not_agents_get_404_and_change_nothing(client, agent, world, index, role):
+    ticket = world["ticket"]
+    if role == "requester":
+        person = ticket.requester
+    else:
+        person = MembershipFactory.create(community=ticket.community, role=role).user
+    method, url, data = _requests(world, agent)[index]
+    client.force_login(person)
+    before = snapshot()
+
+    response = getattr(client, method)(url, data)
+
+    assert response.status_code == 404
+    assert snapshot() == before
+    assert presence_touch(ticket_id=ticket.pk, user=agent) == []
+
+
+@pytest.mark.parametrize("index", range(URL_COUNT))
+def test_anonymous_visitors_are_sent_to_the_login_page(client, agent, world, index):
+    method, url, data = _requests(world, agent)[index]
+    before = snapshot()
+
+    response = getattr(client, method)(url, data)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/desk/")
+    assert snapshot() == before
+
+
+def test_a_deactivated_agent_is_signed_out_of_the_desk(client, world):
+    former = AgentFactory.create()
+    client.force_login(former)
+    former.is_active = False
+    former.save(update_fields=["is_active"])
+
+    response = client.get("/desk/")
+
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/?next=/desk/")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/desk/", "/desk/rail/", "/desk/?queue=mine&sort=-severity", "/desk/?status=new&q=pods",
+     "TICKET/", "TICKET/?tab=history", "TICKET/presence/", "TICKET/merge/?target=OTHER"],
+)  # fmt: skip
+def test_every_desk_page_renders_for_an_agent(desk, world, path):
+    path = path.replace("TICKET", f"/desk/tickets/{world['ticket'].reference}")
+    path = path.replace("OTHER", world["other"].reference)
+
+    response = desk.get(path)
+
+    assert response.status_code == 200
+
+
+def test_a_ticket_that_does_not_exist_is_404_for_an_agent(desk):
+    assert desk.get("/desk/tickets/SD-999999/").status_code == 404
+    assert desk.get("/desk/tickets/nonsense/reply/").status_code == 405
+    assert desk.post("/desk/tickets/nonsense/reply/", {"body": "x"}).status_code == 404
+
+
+@pytest.fixture(autouse=True)
+def _forget_presence():
+    cache.clear()
+    yield
+    cache.clear()

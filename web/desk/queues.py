@@ -1,0 +1,80 @@
+"""The desk's queues, defined in one place.
+
+Each queue is a condition on tickets, relative to the agent looking and to the time now.
+The rail's counts for every queue come from one aggregate query over the agent's
+ticket scope (`queue_counts`); the queue list applies the same condition (`queue_tickets`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from tickets.models import Ticket, Tier
+from tickets.selectors import ticket_scope
+from tickets.states import ACTIVE, TicketStatus
+
+if TYPE_CHECKING:
+    from core.models import User
+
+RECENTLY_RESOLVED = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    label: str
+    group: str
+    condition: Callable[[User, datetime], Q]
+
+
+def _active(**lookups: object) -> Callable[[User, datetime], Q]:
+    return lambda user, now: Q(status__in=ACTIVE, **lookups)
+
+
+def _status(status: TicketStatus) -> Callable[[User, datetime], Q]:
+    return lambda user, now: Q(status=status)
+
+
+QUEUES: tuple[Queue, ...] = (
+    # Work still to do ("active": new, open, assigned, in progress, waiting, pending).
+    Queue("mine", "Mine", "Work", lambda user, now: Q(status__in=ACTIVE, assignee_id=user.pk)),
+    Queue("unassigned", "Unassigned", "Work", _active(assignee__isnull=True)),
+    *(Queue(f"tier-{tier.value}", str(tier.label), "Tiers", _active(tier=tier.value))
+      for tier in Tier),
+    Queue("awaiting-approval", "Awaiting approval", "Status", _status(TicketStatus.AWAITING_APPROVAL)),
+    Queue("waiting", "Waiting on customer", "Status", _status(TicketStatus.WAITING_ON_CUSTOMER)),
+    Queue("pending", "Pending (planned work)", "Status", _status(TicketStatus.PENDING)),
+    # Resolved in the last 7 days, whether or not the resolution has been confirmed (closed)
+    # since; a reopened ticket has lost its resolved_at and is back in the work queues.
+    Queue("recently-resolved", "Recently resolved", "Status",
+          lambda user, now: Q(resolved_at__gte=now - RECENTLY_RESOLVED)),
+)  # fmt: skip
+
+QUEUES_BY_KEY: dict[str, Queue] = {queue.key: queue for queue in QUEUES}
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    queue: Queue
+    count: int
+
+
+def queue_counts(user: User) -> list[QueueCount]:
+    """Every queue with the number of tickets in it, in one query."""
+    now = timezone.now()
+    counts = ticket_scope(user).aggregate(
+        **{q.key: Count("id", filter=q.condition(user, now)) for q in QUEUES}
+    )
+    return [QueueCount(queue=q, count=counts[q.key]) for q in QUEUES]
+
+
+def queue_tickets(tickets: QuerySet[Ticket], *, user: User, key: str) -> QuerySet[Ticket]:
+    """`tickets` narrowed to the queue `key`; an unknown key leaves them all."""
+    queue = QUEUES_BY_KEY.get(key)
+    return tickets.filter(queue.condition(user, timezone.now())) if queue else tickets

@@ -62,7 +62,7 @@ shell: venv ## Django shell
 	$(PY) manage.py shell
 
 bench: venv ## Load 100k tickets and measure the API (writes docs/benchmarks.md)
-	$(PY) -m supportdesk.embedded exec -- $(PY) bench/run_all.py
+	$(PY) -m supportdesk.embedded exec -- $(PY) -m bench.run_all
 
 screenshots: venv browser ## Regenerate docs/screenshots/ from the browser tests
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m supportdesk.embedded exec -- $(PY) -m pytest tests/e2e -n 1 -q

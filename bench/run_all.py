@@ -1,6 +1,6 @@
 """`make bench`: load the bench data, measure the API, write docs/benchmarks.md.
 
-    python bench/run_all.py [--tickets 100000] [--reset] [--duration 30] [--concurrency 8]
+    python -m bench.run_all [--tickets 100000] [--reset] [--duration 30] [--concurrency 8]
                             [--list-requests 200]
 
 Runs `python -m bench.load_tickets` then `python -m bench.api_bench` (each from the
@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.docs import blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -249,7 +251,7 @@ def observations(load: dict[str, Any] | None, api: dict[str, Any]) -> list[str]:
     if load and load.get("reused"):
         notes.append(
             f"This run found the bench data already loaded; the load time is the one "
-            f"measured on {load['measured_at']}; `bench/run_all.py --reset` (inside "
+            f"measured on {load['measured_at']}; `python -m bench.run_all --reset` (inside "
             "`python -m supportdesk.embedded exec --`) measures it again."
         )
     return notes
@@ -273,7 +275,7 @@ def render(load: dict[str, Any] | None, api: dict[str, Any]) -> str:
         "",
         "```sh",
         "make bench",
-        "# = .venv/bin/python -m supportdesk.embedded exec -- .venv/bin/python bench/run_all.py",
+        "# = .venv/bin/python -m supportdesk.embedded exec -- .venv/bin/python -m bench.run_all",
         "```",
         "",
         "`bench/run_all.py` runs `python -m bench.load_tickets` (create and migrate the "
@@ -361,7 +363,7 @@ def list_sql(statements: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/run_all.py", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--reset", action="store_true", help="reload the bench data")
@@ -393,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     api = json.loads(API_JSON.read_text())
     args.doc.parent.mkdir(parents=True, exist_ok=True)
-    args.doc.write_text(render(load, api) + "\n")
+    # The other benchmarks' sections (bench/docs.py) stay as their last runs left them.
+    kept = blocks(args.doc.read_text()) if args.doc.exists() else []
+    args.doc.write_text("\n".join([render(load, api), *kept]).rstrip() + "\n")
     print(f"\nwrote {args.doc.relative_to(ROOT) if args.doc.is_relative_to(ROOT) else args.doc}")
     return status
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from core.models import User
 
 M = TypeVar("M", bound=models.Model)
 
@@ -33,3 +37,21 @@ def model_update(
         update_fields.append("updated_at")
     instance.save(update_fields=update_fields)
     return instance, changed
+
+
+def user_profile_update(*, user: User, first_name: str, last_name: str, time_zone: str) -> User:
+    """A person's own name and time zone (every page shows times in it)."""
+    if time_zone not in zoneinfo.available_timezones():
+        raise ValidationError(
+            {"time_zone": ValidationError("Choose an IANA time zone.", code="invalid_time_zone")}
+        )
+    user, _ = model_update(
+        instance=user,
+        fields=("first_name", "last_name", "time_zone"),
+        data={
+            "first_name": first_name.strip(),
+            "last_name": last_name.strip(),
+            "time_zone": time_zone,
+        },
+    )
+    return user

@@ -1,17 +1,46 @@
-"""Reactions of routing to ticket events (listed in supportdesk/events.py)."""
+"""Reactions of routing to events (listed in supportdesk/events.py). Each is idempotent:
+a delivery that runs twice changes nothing the second time."""
 
 from __future__ import annotations
 
 import logging
 
 from core.models import Event
+from routing.models import RoutingDecision
+from routing.services.routing import (
+    ticket_escalate_for_breach,
+    ticket_route,
+    waiting_tickets_assign,
+)
+from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
 
 
 def route_ticket(*, event: Event) -> None:
-    """Routing has not been built yet: a ticket that is due for routing stays where it is.
+    """ticket.opened / ticket.approved: route the ticket (once: a repeat finds the first
+    decision and does nothing)."""
+    trigger = (
+        RoutingDecision.Trigger.APPROVED
+        if event.name == "ticket.approved"
+        else RoutingDecision.Trigger.OPENED
+    )
+    try:
+        ticket_route(ticket=int(event.payload["ticket_id"]), trigger=trigger)
+    except Ticket.DoesNotExist:
+        logger.info("Ticket %s is gone; nothing to route", event.payload["ticket_id"])
 
-    The delivery is still recorded as done, which shows that the work reached a worker.
-    """
-    logger.info("Ticket %s is due for routing (no rules yet)", event.payload.get("ticket_id"))
+
+def assign_waiting_tickets(*, event: Event) -> None:
+    """agent.capacity_changed: an agent came back or took on more; give them waiting work."""
+    waiting_tickets_assign()
+
+
+def escalate_on_sla_breach(*, event: Event) -> None:
+    """sla.breached: move the ticket one tier up, once per breach (the event's id)."""
+    target = event.payload.get("metric") or "a target"
+    ticket_escalate_for_breach(
+        ticket_id=int(event.payload["ticket_id"]),
+        event_id=event.pk,
+        reason=f"SLA breached: {str(target).replace('_', ' ')}",
+    )

@@ -19,4 +19,27 @@ REACTIONS: tuple[Reaction, ...] = (
     Reaction("ticket.resolved", "tickets.notifications.send_satisfaction_survey"),
     # A duplicate was merged: point its requester at the ticket that carries on.
     Reaction("ticket.merged", "tickets.notifications.tell_requester_merged"),
+    # SLA clocks: arm (submitted, opened, approved), pause and resume (waiting on the
+    # customer), meet (public replies, resolve), recompute (severity, kind), cancel (merged).
+    # One reaction replays the ticket's audit trail in order, so each is idempotent.
+    Reaction("ticket.opened", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    Reaction("ticket.approval_requested", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    Reaction("ticket.approved", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    Reaction("ticket.status_changed", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    Reaction("ticket.message_added", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    Reaction("ticket.updated", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    Reaction("ticket.merged", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    # The sweeper warned, once, that a clock is about to breach: tell the assignee.
+    Reaction("sla.warning", "slas.notifications.tell_assignee_breach_near"),
+    # The sweeper recorded a breach, once (slas.services.sweep). Paging will page the
+    # on-call engineer on it: its reaction goes here when paging is built.
+    # Routing: a breach moves the ticket one tier up, once per breach event (the escalation
+    # remembers the event's id); nothing happens at the emergency tier.
+    Reaction("sla.breached", "routing.handlers.escalate_on_sla_breach", queue="routing"),
+    # An agent is back, takes more tickets or learned a skill: hand them waiting tickets.
+    Reaction("agent.capacity_changed", "routing.handlers.assign_waiting_tickets", queue="routing"),
+    # Routing also publishes `ticket.critical` (a ticket routed as critical goes to the
+    # emergency tier) and `ticket.escalated` (an agent or a breach changed its tier). Paging
+    # reacts to the first when it is built, e.g.
+    # Reaction("ticket.critical", "incidents.handlers.page_critical_ticket", queue="paging"),
 )

@@ -192,6 +192,19 @@ OUTBOX_REDELIVER_AFTER_SECONDS = env.int("OUTBOX_REDELIVER_AFTER_SECONDS", defau
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 
+# ---------------------------------------------------------------- SLAs
+# How often Celery beat runs the sweeper that records SLA warnings and breaches: a breach
+# is recorded at most about this long (plus the sweep itself) after its due time.
+SLA_SWEEP_INTERVAL_SECONDS = env.float("SLA_SWEEP_INTERVAL_SECONDS", default=2.0)
+# Clocks claimed per sweep transaction, and how long one sweep may go on (the next carries on).
+SLA_SWEEP_BATCH_SIZE = env.int("SLA_SWEEP_BATCH_SIZE", default=2000)
+SLA_SWEEP_TIME_BUDGET_SECONDS = env.float("SLA_SWEEP_TIME_BUDGET_SECONDS", default=20.0)
+# A sweep batch with more outbox deliveries than this hands them to a worker to enqueue
+# (publishing costs about a millisecond each) instead of enqueueing them itself.
+SLA_SWEEP_DIRECT_ENQUEUE_MAX = env.int("SLA_SWEEP_DIRECT_ENQUEUE_MAX", default=200)
+# The desk's "Breaching soon" queue: running clocks due within this many minutes.
+SLA_BREACHING_SOON_MINUTES = env.int("SLA_BREACHING_SOON_MINUTES", default=60)
+
 # ---------------------------------------------------------------- celery
 # Names, queues, routes, limits and the beat schedule live here (STYLE.md: Celery).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=embedded.celery_url(REDIS_URL))
@@ -219,6 +232,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout"
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_TASK_ROUTES = {
     "core.outbox_relay": {"queue": "default"},
+    "slas.sweep": {"queue": "slas"},
+    "slas.enqueue_deliveries": {"queue": "slas"},
 }
 CELERY_BEAT_SCHEDULE = {
     # Every 10 s: hand the broker any event delivery that was never enqueued (Redis was
@@ -226,6 +241,13 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {"task": "core.outbox_relay", "schedule": 10.0},
     # Hourly: forget idempotency keys older than IDEMPOTENCY_KEY_TTL_HOURS.
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": 3600.0},
+    # Every few seconds: record SLA warnings and breaches that are due (slas.services.sweep).
+    # A sweep still queued after 30 s is dropped: newer ones are queued behind it.
+    "slas-sweep": {
+        "task": "slas.sweep",
+        "schedule": SLA_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": 30},
+    },
 }
 
 # ---------------------------------------------------------------- REST API
@@ -271,6 +293,12 @@ SPECTACULAR_SETTINGS = {
         "TicketKindEnum": "tickets.models.TicketKind",
         "MessageKindEnum": "tickets.models.Message.Kind",
         "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
+        # One name per choice set that several apps' serializers reuse.
+        "TierEnum": "tickets.models.Tier",
+        "SeverityEnum": "tickets.models.Severity",
+        "ChannelEnum": "tickets.models.Channel",
+        "TicketStatusEnum": "tickets.states.TicketStatus",
+        "AgentStatusEnum": "routing.models.AgentProfile.Status",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",
@@ -294,4 +322,25 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
     },
+}
+
+# ---------------------------------------------------------------- routing
+# The learned category suggestion (`manage.py train_router` writes it; each worker loads it
+# once, and again when the file is replaced). Used only when no rule set a category and the
+# model is at least this confident.
+ROUTING_MODEL_PATH = Path(
+    env.str("ROUTING_MODEL_PATH", default=str(VAR_DIR / "routing" / "router.joblib"))
+)
+ROUTING_SUGGESTION_MIN_CONFIDENCE = env.float("ROUTING_SUGGESTION_MIN_CONFIDENCE", default=0.6)
+# "Who worked this community most recently" looks back this many days.
+ROUTING_AFFINITY_DAYS = env.int("ROUTING_AFFINITY_DAYS", default=90)
+# Tickets nobody could take wait in their tier's queue; this often, beat hands them to agents
+# who have room again (capacity frees when tickets are resolved or wait on the customer).
+ROUTING_WAITING_SWEEP_SECONDS = env.float("ROUTING_WAITING_SWEEP_SECONDS", default=10.0)
+CELERY_TASK_ROUTES["routing.assign_waiting"] = {"queue": "routing"}
+CELERY_BEAT_SCHEDULE["routing-assign-waiting"] = {
+    "task": "routing.assign_waiting",
+    "schedule": ROUTING_WAITING_SWEEP_SECONDS,
+    # A sweep still queued when the next is due is dropped: the next one does its work.
+    "options": {"expires": ROUTING_WAITING_SWEEP_SECONDS},
 }

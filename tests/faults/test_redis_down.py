@@ -54,7 +54,9 @@ def test_a_ticket_submitted_while_redis_is_down_is_kept_and_routed_once_redis_is
 
     assert response.status_code == 201
     ticket = Ticket.objects.get(pk=response.json()["id"])
-    delivery = EventDelivery.objects.get(event__payload__ticket_id=ticket.pk)
+    delivery = EventDelivery.objects.get(
+        event__payload__ticket_id=ticket.pk, handler="routing.handlers.route_ticket"
+    )
     assert (delivery.state, delivery.enqueued_at) == ("pending", None)
 
     redis_server.start()

@@ -67,7 +67,11 @@ def test_merging_moves_the_conversation_and_closes_the_duplicate(agent):
     assert not Message.objects.filter(ticket=duplicate).exists()
     assert TicketEvent.objects.filter(kind="merged").count() == 2
 
-    delivery_run(delivery_id=EventDelivery.objects.get(event__name="ticket.merged").pk)
+    delivery_run(
+        delivery_id=EventDelivery.objects.get(
+            event__name="ticket.merged", handler="tickets.notifications.tell_requester_merged"
+        ).pk
+    )
     assert [m.to for m in mail.outbox] == [[requester.email]]
     assert mail.outbox[0].subject == f"[{duplicate.reference}] Continued in {target.reference}"
 

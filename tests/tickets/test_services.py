@@ -48,11 +48,21 @@ def test_a_representative_opens_a_ticket_directly_with_its_first_message(
     assert (event.name, event.payload, event.community_id) == (
         "ticket.opened", {"ticket_id": ticket.pk}, community.pk,
     )  # fmt: skip
-    delivery = EventDelivery.objects.get()
-    assert (delivery.handler, delivery.queue, delivery.state) == (
-        "routing.handlers.route_ticket", "routing", "pending",
-    )  # fmt: skip
-    assert enqueued == [{"kwargs": {"delivery_id": delivery.pk}, "queue": "routing"}]
+    deliveries = {d.handler: d for d in EventDelivery.objects.all()}
+    assert {(d.handler, d.queue, d.state) for d in deliveries.values()} == {
+        ("routing.handlers.route_ticket", "routing", "pending"),
+        ("slas.handlers.sync_ticket_clocks", "slas", "pending"),
+    }
+    assert sorted(enqueued, key=lambda task: task["queue"]) == [
+        {
+            "kwargs": {"delivery_id": deliveries["routing.handlers.route_ticket"].pk},
+            "queue": "routing",
+        },
+        {
+            "kwargs": {"delivery_id": deliveries["slas.handlers.sync_ticket_clocks"].pk},
+            "queue": "slas",
+        },
+    ]
 
 
 def test_routing_is_recorded_in_the_same_transaction_and_enqueued_only_after_commit(
@@ -61,7 +71,10 @@ def test_routing_is_recorded_in_the_same_transaction_and_enqueued_only_after_com
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         _open(community, representative)
 
-    assert EventDelivery.objects.filter(state="pending").count() == 1
+    assert set(EventDelivery.objects.filter(state="pending").values_list("handler", flat=True)) == {
+        "routing.handlers.route_ticket",
+        "slas.handlers.sync_ticket_clocks",
+    }
     assert enqueued == []
     assert len(callbacks) == 1
 
@@ -81,7 +94,11 @@ def test_the_representatives_are_asked_by_mail_and_approval_routes_the_ticket(
     from core.outbox import delivery_run
 
     ticket = _open(community, member)
-    delivery_run(delivery_id=EventDelivery.objects.get().pk)
+    delivery_run(
+        delivery_id=EventDelivery.objects.get(
+            handler="tickets.notifications.ask_representatives_to_approve"
+        ).pk
+    )
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [representative.email]
@@ -92,6 +109,7 @@ def test_the_representatives_are_asked_by_mail_and_approval_routes_the_ticket(
 
     assert list(Event.objects.order_by("id").values_list("name", flat=True)) == [
         "ticket.approval_requested",
+        "ticket.status_changed",
         "ticket.approved",
     ]
     assert EventDelivery.objects.filter(handler="routing.handlers.route_ticket").count() == 1

@@ -233,7 +233,7 @@ def _plain(value: Any) -> Any:
 def ticket_update(
     *,
     ticket: Ticket | int,
-    actor: User,
+    actor: User | None,
     data: dict[str, Any],
     reason: str = "",
     seen_event_id: int | None = None,
@@ -241,9 +241,9 @@ def ticket_update(
     """Change a ticket's fields, and its assignee when `data` has one (a User or None).
 
     `reason` is kept in the audit trail beside the change. The status has its own service,
-    ticket_transition.
+    ticket_transition. `actor` None is the system (routing sets category, severity and tier).
     """
-    if not is_agent(actor):
+    if actor is not None and not is_agent(actor):
         raise Forbidden("Only agents change a ticket's fields.")
     data = dict(data)
     unknown = set(data) - {*TICKET_UPDATE_FIELDS, "assignee"}

@@ -37,6 +37,17 @@ COMMUNITIES = [
     ("Meridian Schools", "meridian", "essential", "Africa/Nairobi", 5, "rep@meridian.example", "member@meridian.example"),
 ]  # fmt: skip
 
+MEMBER_NAMES = {
+    "rep@aurora.example": ("Ines", "Navarro"),
+    "member@aurora.example": ("Tom", "Becker"),
+    "rep@tides.example": ("Maya", "Brooks"),
+    "member@tides.example": ("Luis", "Ortega"),
+    "rep@kestrel.example": ("Wei", "Lin"),
+    "member@kestrel.example": ("Priya", "Nair"),
+    "rep@meridian.example": ("Amani", "Wanjiru"),
+    "member@meridian.example": ("Joseph", "Otieno"),
+}
+
 AGENTS = [
     ("agent1@example.com", "Sam", "Okafor", "Tier 1 (self service and triage)"),
     ("agent2@example.com", "Lena", "Fischer", "Tier 2 (community)"),
@@ -91,7 +102,7 @@ TICKETS: list[dict[str, Any]] = [
 
 # Each capability's own demo data: a dotted path to a function taking no arguments, run
 # after communities and people exist and before the demo tickets are opened. Idempotent.
-DEMO_SEEDERS: list[str] = []
+DEMO_SEEDERS: list[str] = ["routing.demo.seed", "slas.demo.seed"]
 
 MACROS = [
     ("Acknowledge", "Hello {{ requester.first_name }},\n\nThanks for your request {{ ticket.reference }}. "
@@ -155,9 +166,8 @@ class Command(BaseCommand):
             agent.groups.add(group)
             people[email] = agent
         for _, _, _, _, _, rep, member in COMMUNITIES:
-            for email, role in ((rep, "Representative"), (member, "Member")):
-                org = email.split("@")[1].split(".")[0].capitalize()
-                people[email] = self._user(email, org, role)
+            for email in (rep, member):
+                people[email] = self._user(email, *MEMBER_NAMES[email])
         return people
 
     def _communities(

@@ -1,0 +1,19 @@
+"""Reactions of the SLA clocks to ticket events (listed in supportdesk/events.py).
+
+Every ticket event the clocks care about runs the same reaction: bring the ticket's clocks
+up to date with its audit trail. The audit entries carry the time each change happened
+(written in the same transaction as the event, so the same instant as
+`event.occurred_at`), and the clocks use those times, never the time the worker runs: a
+reaction that runs an hour late arms, pauses and meets clocks as of when things happened.
+"""
+
+from __future__ import annotations
+
+from core.models import Event
+from slas.services.clocks import ticket_clocks_sync
+
+
+def sync_ticket_clocks(*, event: Event) -> None:
+    """Idempotent and order-proof: entries already applied are skipped, and a delivery that
+    comes after a later one finds its entry applied already."""
+    ticket_clocks_sync(ticket_id=int(event.payload["ticket_id"]))

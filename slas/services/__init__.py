@@ -1,0 +1,1 @@
+"""Every write of the SLA capability: calendars, policies, the clocks and the sweeper."""

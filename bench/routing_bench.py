@@ -3,7 +3,7 @@ router sustains at saturation.
 
     python -m bench.routing_bench [--rate 50] [--duration 60] [--backlog 1500]
                                   [--queues default,routing,slas,paging] [--json FILE]
-                                  [--doc docs/benchmarks-routing.md]
+                                  [--no-doc]
 
 Runs on the `supportdesk_bench` database (`python -m bench.load_tickets` fills it; it is
 migrated here too), with Redis database 1 as broker, like `bench.api_bench`, whose helpers
@@ -25,9 +25,8 @@ migrated here too), with Redis database 1 as broker, like `bench.api_bench`, who
    are started and the rate at which routing decisions are made while the backlog drains
    is the router's sustained rate.
 5. Everything the run created is deleted (tickets, their decisions, events), and the figures
-   are written to bench/results/routing.json and to docs/benchmarks-routing.md, and a short
-   marked block (`<!-- routing-bench:start -->` … `<!-- routing-bench:end -->`) pointing
-   to it is put at the end of docs/benchmarks.md.
+   are written to bench/results/routing.json and into docs/benchmarks.md as the marked block
+   `routing` (bench/docs.py), which bench/run_all.py keeps when it rewrites the page.
 """
 
 from __future__ import annotations
@@ -66,6 +65,7 @@ from bench.api_bench import (
     ticket_body,
     wait_until_quiet,
 )
+from bench.docs import DOC, write_block
 from bench.load_tickets import (
     BENCH_DATABASE,
     RESULTS_DIR,
@@ -77,10 +77,6 @@ from bench.load_tickets import (
 )
 from supportdesk.embedded import celery_url
 
-DOC = ROOT / "docs" / "benchmarks-routing.md"
-MAIN_DOC = ROOT / "docs" / "benchmarks.md"
-BLOCK_START = "<!-- routing-bench:start -->"
-BLOCK_END = "<!-- routing-bench:end -->"
 TARGET_P99_MS = 1000.0
 BENCH_CAPACITY = 5000
 AGENTS = 40
@@ -356,12 +352,12 @@ def markdown(result: dict[str, Any]) -> str:
     p99 = steady["submit_to_assigned"]["p99_ms"]
     met = "n/a" if p99 is None else ("met" if p99 < TARGET_P99_MS else "**not met**")
     lines = [
-        "# Routing benchmark",
+        "## Routing (`bench/routing_bench.py`)",
         "",
-        "Written by `python -m bench.routing_bench` (see its `--help`); the API figures are in "
-        "[benchmarks.md](benchmarks.md). Never part of `make test`; no test asserts a timing.",
+        "Written by `python -m supportdesk.embedded exec -- .venv/bin/python -m "
+        "bench.routing_bench` (see its `--help`). Never part of `make test`.",
         "",
-        "## What runs",
+        "### What runs",
         "",
         f"- the `{BENCH_DATABASE}` database ({result['tickets']:,} tickets before the run), "
         f"{result['routing']['rules']} active routing rules (seed 000's categories), 40 agents "
@@ -373,14 +369,14 @@ def markdown(result: dict[str, Any]) -> str:
         f"- saturation: {s['backlog']} tickets opened with the workers stopped, then drained "
         "by two fresh workers",
         "",
-        "## Machine",
+        "### Machine",
         "",
         f"- measured on **{result['measured_at']}**",
         f"- {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB RAM, {m['os']}, "
         f"Python {m['python']}",
         "- the HTTP client, gunicorn, the workers, PostgreSQL and Redis all share this machine",
         "",
-        "## Results",
+        "### Results",
         "",
         "| metric | figure | target | met? |",
         "|---|---|---|---|",
@@ -427,38 +423,6 @@ def _pct(value: float | None) -> str:
     return "?" if value is None else f"{value:.0%}"
 
 
-def summary_block(result: dict[str, Any]) -> str:
-    steady, sat = result["steady"], result["saturation"]
-    return "\n".join(
-        [
-            BLOCK_START,
-            "## Routing",
-            "",
-            f"Submit → assigned at {result['settings']['rate']:g} tickets/s for "
-            f"{result['settings']['duration']:g} s: p50 {_f(steady['submit_to_assigned'], 'p50_ms')}, "
-            f"p95 {_f(steady['submit_to_assigned'], 'p95_ms')}, "
-            f"**p99 {_f(steady['submit_to_assigned'], 'p99_ms')}** (target < 1 s); the router "
-            f"sustains **{sat['per_second']} tickets/s** at saturation with two workers "
-            f"(measured {result['measured_at']}). Details: "
-            "[benchmarks-routing.md](benchmarks-routing.md), written by "
-            "`python -m bench.routing_bench`.",
-            BLOCK_END,
-        ]
-    )
-
-
-def write_block(path: Path, block: str) -> None:
-    """Put the block at the end of `path`, replacing an earlier one."""
-    text = path.read_text() if path.exists() else ""
-    if BLOCK_START in text and BLOCK_END in text:
-        head, _, rest = text.partition(BLOCK_START)
-        _, _, tail = rest.partition(BLOCK_END)
-        text = head.rstrip("\n") + "\n\n" + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -476,8 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-busy", type=float, default=0.25)
     parser.add_argument("--quiet-timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "routing.json")
-    parser.add_argument("--doc", type=Path, default=DOC, help="the page to write")
-    parser.add_argument("--no-doc", action="store_true", help="print, write no page")
+    parser.add_argument("--no-doc", action="store_true", help="print, leave docs/benchmarks.md")
     args = parser.parse_args(argv)
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
 
@@ -556,9 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
     if not args.no_doc:
-        args.doc.write_text(page)
-        write_block(MAIN_DOC, summary_block(result))
-        print(f"wrote {args.doc} and the routing block of {MAIN_DOC}")
+        write_block("routing", page)
+        print(f"wrote the routing block of {DOC}")
     p99 = result["steady"]["submit_to_assigned"]["p99_ms"]
     return 0 if p99 is not None and p99 < TARGET_P99_MS and not result["steady"]["errors"] else 1
 

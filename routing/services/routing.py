@@ -42,7 +42,7 @@ from routing.selectors import (
 from routing.services.assignment import Pick, choose
 from routing.services.learned import CategorySuggestion, category_suggest
 from tickets.models import Category, Severity, Ticket, TicketEvent, Tier
-from tickets.services.common import is_agent
+from tickets.services.common import is_agent, refuse_if_changed
 from tickets.services.lifecycle import ticket_assign, ticket_update
 from tickets.states import ACTIVE
 
@@ -208,14 +208,20 @@ def _locked(ticket: Ticket | int) -> Ticket:
 
 
 def ticket_route(
-    *, ticket: Ticket | int, trigger: str, actor: User | None = None
+    *,
+    ticket: Ticket | int,
+    trigger: str,
+    actor: User | None = None,
+    seen_event_id: int | None = None,
 ) -> RoutingDecision | None:
     """Route the ticket and record the decision. For the first run (`opened`, `approved`)
     this happens once per ticket: a repeated delivery returns None. Category, severity,
-    tier and tags change through ticket_update; the agent through ticket_assign."""
+    tier and tags change through ticket_update; the agent through ticket_assign. A tier an
+    agent or a breach escalated to stays: the rules do not undo an escalation."""
     started = time.perf_counter()
     with transaction.atomic():
         ticket = _locked(ticket)
+        refuse_if_changed(ticket=ticket, seen_event_id=seen_event_id, actor=actor)
         if (
             trigger in FIRST_RUN
             and RoutingDecision.objects.filter(ticket_id=ticket.pk, trigger__in=FIRST_RUN).exists()
@@ -232,6 +238,7 @@ def ticket_route(
             current_tags=ticket.tags,
             rules=rules,
         )
+        _keep_escalated_tier(ticket, plan)
         before = {
             "category_id": ticket.category_id,
             "severity": ticket.severity,
@@ -284,6 +291,21 @@ def ticket_route(
                 tier=plan.tier,
             )
     return decision
+
+
+def _keep_escalated_tier(ticket: Ticket, plan: Plan) -> None:
+    """When the ticket's tier is the one its latest escalation moved it to, it stays."""
+    escalation = (
+        TierEscalation.objects.filter(ticket_id=ticket.pk).order_by("-created_at", "-pk").first()
+    )
+    if escalation is None or escalation.to_tier != ticket.tier or plan.tier == ticket.tier:
+        return
+    plan.tier = ticket.tier
+    plan.tier_why = (
+        f"Kept at {Tier(ticket.tier).label.lower()}: escalated {escalation.direction} "
+        f"({escalation.reason})"
+    )
+    plan.team = None
 
 
 def _apply(ticket: Ticket, plan: Plan, actor: User | None) -> Ticket:
@@ -460,11 +482,18 @@ def _require_agent(actor: User | None) -> None:
         raise Forbidden("Only agents route and escalate tickets.")
 
 
-def ticket_reroute(*, ticket: Ticket | int, actor: User) -> RoutingDecision:
+def ticket_reroute(
+    *, ticket: Ticket | int, actor: User, seen_event_id: int | None = None
+) -> RoutingDecision:
     """Run the rules again (the desk's "Re-route") and record a new decision. A manual
     assignment stays; an automatic one stays while its agent still fits."""
     _require_agent(actor)
-    decision = ticket_route(ticket=ticket, trigger=RoutingDecision.Trigger.REROUTE, actor=actor)
+    decision = ticket_route(
+        ticket=ticket,
+        trigger=RoutingDecision.Trigger.REROUTE,
+        actor=actor,
+        seen_event_id=seen_event_id,
+    )
     assert decision is not None  # only the first run can be a repeat
     return decision
 
@@ -476,6 +505,7 @@ def ticket_escalate(
     reason: str,
     actor: User | None,
     source_event_id: int | None = None,
+    seen_event_id: int | None = None,
 ) -> TierEscalation:
     """Move the ticket one tier up or down (self service → community → expert →
     engineering → emergency), with a reason kept in the audit trail; publish
@@ -492,6 +522,7 @@ def ticket_escalate(
     started = time.perf_counter()
     with transaction.atomic():
         ticket = _locked(ticket)
+        refuse_if_changed(ticket=ticket, seen_event_id=seen_event_id, actor=actor)
         if ticket.status not in ROUTABLE:
             raise NotRoutable(f"{ticket.reference} is {ticket.get_status_display().lower()}.")
         target = matching.tier_step(ticket.tier, direction)

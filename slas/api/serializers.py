@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -11,8 +12,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from slas.models import ClockEvent, Metric
-from slas.selectors import Clock, MetricCompliance, TicketClocks
-from tickets.models import Severity
+from slas.selectors import Clock, MetricCompliance, TicketClocks, current_clocks
+from tickets.api.extensions import PayloadExtension
+from tickets.models import Severity, Ticket
 
 
 class ClockEventSerializer(serializers.Serializer[ClockEvent]):
@@ -92,6 +94,44 @@ class TicketSLASerializer(serializers.Serializer[TicketClocks]):
         shape = ClockWithHistorySerializer if self.context.get("history") else ClockSerializer
         clocks: Any = block.clocks
         return list(shape(clocks, many=True).data)
+
+
+class ClockSummarySerializer(serializers.Serializer[Clock]):
+    """One metric's latest clock, as the ticket payload shows it."""
+
+    state = serializers.CharField(source="target.state")
+    due_at = serializers.DateTimeField(source="target.due_at")
+    business_time = serializers.BooleanField(
+        source="target.business",
+        help_text="Counted in the calendar's business time (otherwise around the clock).",
+    )
+    seconds_left = serializers.SerializerMethodField(
+        help_text="Counted time left (business or wall-clock, as the target counts); "
+        "negative when overdue; null once met or cancelled."
+    )
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_seconds_left(self, clock: Clock) -> int | None:
+        return None if clock.time_left is None else int(clock.time_left.total_seconds())
+
+
+class TicketSLABlockSerializer(serializers.Serializer[Mapping[str, Clock]]):
+    """The `sla` block of a ticket in the tickets API: the latest clock of each metric, null
+    for a metric that has had none. The whole story is at /api/v1/tickets/{reference}/sla/."""
+
+    first_response = ClockSummarySerializer(allow_null=True)
+    next_update = ClockSummarySerializer(allow_null=True)
+    resolution = ClockSummarySerializer(allow_null=True)
+
+
+def _ticket_sla_blocks(tickets: Sequence[Ticket]) -> dict[int, Mapping[str, Clock]]:
+    clocks = current_clocks([ticket.pk for ticket in tickets])
+    return {ticket.pk: clocks.get(ticket.pk, {}) for ticket in tickets}
+
+
+ticket_sla_block = PayloadExtension(
+    name="sla", shape=TicketSLABlockSerializer, prefetch=_ticket_sla_blocks
+)
 
 
 class InstantField(serializers.DateTimeField):

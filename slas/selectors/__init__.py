@@ -9,6 +9,7 @@ from slas.selectors.clocks import (
     Badge,
     Clock,
     TicketClocks,
+    current_clocks,
     humanize,
     sla_badges,
     sla_clocks,
@@ -31,7 +32,7 @@ from slas.selectors.matching import (
 
 __all__ = [
     "Badge", "Clock", "GridCell", "MetricCompliance", "PercentileCont", "PolicyMatch", "Preview",
-    "PreviewLine", "TicketClocks", "calendar_for", "humanize", "policy_grid", "policy_match",
-    "rule_of_policy", "schedule_of", "sla_badges", "sla_clocks", "sla_compliance", "sla_preview",
-    "ticket_clocks", "tickets_breaching_soon",
+    "PreviewLine", "TicketClocks", "calendar_for", "current_clocks", "humanize", "policy_grid",
+    "policy_match", "rule_of_policy", "schedule_of", "sla_badges", "sla_clocks", "sla_compliance",
+    "sla_preview", "ticket_clocks", "tickets_breaching_soon",
 ]  # fmt: skip

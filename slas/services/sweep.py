@@ -42,29 +42,38 @@ class SweepResult:
 # its clocks and writes their outbox rows (what core.outbox.publish writes, for a whole
 # batch: one Event per clock and one EventDelivery per reaction, `publish` false when
 # nothing reacts); it returns how many clocks it changed and the deliveries to hand over.
-BREACH_SQL = """
-    WITH due AS (
+def _claim(due: str, order: str) -> str:
+    """Running clocks that are due by `due`, oldest first, whose ticket's audit trail the
+    clocks have replayed to the end."""
+    return f"""
         SELECT t.id FROM slas_slatarget AS t
         LEFT JOIN slas_ticketsla AS seen ON seen.ticket_id = t.ticket_id
-        WHERE t.state = 'running' AND t.due_at <= %(now)s
+        WHERE t.state = 'running' AND {due}
           AND NOT EXISTS (
               SELECT 1 FROM tickets_ticketevent AS entry
               WHERE entry.ticket_id = t.ticket_id
                 AND entry.id > COALESCE(seen.last_event_id, 0)
                 AND entry.kind IN ('opened', 'status_changed', 'updated', 'message_added')
           )
-        ORDER BY t.due_at
+        ORDER BY {order}
         LIMIT %(batch)s
-        FOR UPDATE OF t SKIP LOCKED
+    """  # noqa: S608 (module constants only)
+
+
+def _statement(*, due: str, order: str, change: str, still: str, kind: str) -> str:
+    """Claim (SKIP LOCKED), change the clocks still in the claimed state, record `kind` in
+    their history, and write their events and deliveries."""
+    return f"""
+    WITH due AS ({_claim(due, order)} FOR UPDATE OF t SKIP LOCKED
     ), hit AS (
         UPDATE slas_slatarget AS t
-        SET state = 'breached', breached_at = %(now)s, updated_at = %(now)s
+        SET {change}, updated_at = %(now)s
         FROM due
-        WHERE t.id = due.id AND t.state = 'running' AND t.due_at <= %(now)s
+        WHERE t.id = due.id AND {still}
         RETURNING t.id, t.ticket_id, t.community_id, t.metric, t.due_at, t.severity, t.policy_id
     ), logged AS (
         INSERT INTO slas_clockevent (target_id, ticket_id, kind, at, data, created_at)
-        SELECT id, ticket_id, 'breached', %(now)s, jsonb_build_object('due_at', due_at), %(now)s
+        SELECT id, ticket_id, '{kind}', %(now)s, jsonb_build_object('due_at', due_at), %(now)s
         FROM hit
     ), announced AS (
         INSERT INTO core_event (name, payload, community_id, occurred_at)
@@ -87,74 +96,28 @@ BREACH_SQL = """
         RETURNING id, queue
     )
     SELECT (SELECT count(*) FROM hit),
-           COALESCE((SELECT array_agg(id ORDER BY id) FROM delivered), '{}'),
-           COALESCE((SELECT array_agg(queue ORDER BY id) FROM delivered), '{}')
-"""
+           COALESCE((SELECT array_agg(id ORDER BY id) FROM delivered), '{{}}'),
+           COALESCE((SELECT array_agg(queue ORDER BY id) FROM delivered), '{{}}')
+    """  # noqa: S608 (module constants only)
 
-WARN_SQL = """
-    WITH due AS (
-        SELECT t.id FROM slas_slatarget AS t
-        LEFT JOIN slas_ticketsla AS seen ON seen.ticket_id = t.ticket_id
-        WHERE t.state = 'running' AND t.warned_at IS NULL AND t.warn_at IS NOT NULL
-          AND t.warn_at <= %(now)s AND t.due_at > %(now)s
-          AND NOT EXISTS (
-              SELECT 1 FROM tickets_ticketevent AS entry
-              WHERE entry.ticket_id = t.ticket_id
-                AND entry.id > COALESCE(seen.last_event_id, 0)
-                AND entry.kind IN ('opened', 'status_changed', 'updated', 'message_added')
-          )
-        ORDER BY t.warn_at
-        LIMIT %(batch)s
-        FOR UPDATE OF t SKIP LOCKED
-    ), hit AS (
-        UPDATE slas_slatarget AS t
-        SET warned_at = %(now)s, updated_at = %(now)s
-        FROM due
-        WHERE t.id = due.id AND t.state = 'running' AND t.warned_at IS NULL
-          AND t.due_at > %(now)s
-        RETURNING t.id, t.ticket_id, t.community_id, t.metric, t.due_at, t.severity, t.policy_id
-    ), logged AS (
-        INSERT INTO slas_clockevent (target_id, ticket_id, kind, at, data, created_at)
-        SELECT id, ticket_id, 'warned', %(now)s, jsonb_build_object('due_at', due_at), %(now)s
-        FROM hit
-    ), announced AS (
-        INSERT INTO core_event (name, payload, community_id, occurred_at)
-        SELECT %(event)s,
-               jsonb_build_object(
-                   'ticket_id', hit.ticket_id, 'target_id', hit.id, 'metric', hit.metric,
-                   'due_at', to_jsonb(hit.due_at), 'severity', hit.severity,
-                   'policy_id', hit.policy_id),
-               hit.community_id, %(now)s
-        FROM hit
-        WHERE %(publish)s
-        ORDER BY hit.id
-        RETURNING id
-    ), delivered AS (
-        INSERT INTO core_eventdelivery (event_id, handler, queue, state, attempts,
-                                        next_attempt_at, last_error)
-        SELECT announced.id, reaction.handler, reaction.queue, 'pending', 0, %(now)s, ''
-        FROM announced
-        CROSS JOIN unnest(%(handlers)s::text[], %(queues)s::text[]) AS reaction(handler, queue)
-        RETURNING id, queue
-    )
-    SELECT (SELECT count(*) FROM hit),
-           COALESCE((SELECT array_agg(id ORDER BY id) FROM delivered), '{}'),
-           COALESCE((SELECT array_agg(queue ORDER BY id) FROM delivered), '{}')
-"""
 
-CLAIM_PLAN_SQL = """
-    EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-    SELECT t.id FROM slas_slatarget AS t
-    LEFT JOIN slas_ticketsla AS seen ON seen.ticket_id = t.ticket_id
-    WHERE t.state = 'running' AND t.due_at <= %(now)s
-      AND NOT EXISTS (
-          SELECT 1 FROM tickets_ticketevent AS entry
-          WHERE entry.ticket_id = t.ticket_id
-            AND entry.id > COALESCE(seen.last_event_id, 0)
-            AND entry.kind IN ('opened', 'status_changed', 'updated', 'message_added')
-      )
-    ORDER BY t.due_at LIMIT %(batch)s
-"""
+BREACH_DUE = "t.due_at <= %(now)s"
+BREACH_SQL = _statement(
+    due=BREACH_DUE,
+    order="t.due_at",
+    change="state = 'breached', breached_at = %(now)s",
+    still="t.state = 'running' AND t.due_at <= %(now)s",
+    kind="breached",
+)
+WARN_SQL = _statement(
+    due="t.warned_at IS NULL AND t.warn_at IS NOT NULL AND t.warn_at <= %(now)s"
+    " AND t.due_at > %(now)s",
+    order="t.warn_at",
+    change="warned_at = %(now)s",
+    still="t.state = 'running' AND t.warned_at IS NULL AND t.due_at > %(now)s",
+    kind="warned",
+)
+CLAIM_PLAN_SQL = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)" + _claim(BREACH_DUE, "t.due_at")
 
 
 def _sweep_batch(sql: str, event: str, *, now: datetime, batch: int) -> int:

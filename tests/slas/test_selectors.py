@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from communities.models import Community
 from slas.selectors import (
+    current_clocks,
     humanize,
     sla_badges,
     sla_clocks,
@@ -117,6 +118,37 @@ def test_a_tickets_clocks_show_all_three_with_history_and_business_time_left(des
     ]
     assert clocks[2].time_left_text == "6 h left (business time)"
     assert [e.kind for e in clocks[0].history] == ["armed", "met"]
+
+
+def test_current_clocks_give_each_tickets_latest_clock_per_metric_in_three_queries(desk):
+    with time_machine.travel(berlin("2024-06-03 10:00"), tick=False) as clock_:
+        ticket = open_ticket(desk)
+        other = open_ticket(desk, "other")
+        unseen = open_ticket(desk, "unseen")
+        for hour, author in ((11, desk.agent), (12, desk.representative), (13, desk.agent)):
+            clock_.move_to(berlin(f"2024-06-03 {hour}:00"))
+            message_add(ticket=ticket, author=author, body="...")
+        clock_.move_to(berlin("2024-06-03 14:00"))
+        message_add(ticket=ticket, author=desk.representative, body="And another thing")
+        sync(ticket)
+        sync(other)
+        clock_.move_to(berlin("2024-06-03 15:00"))
+        with CaptureQueriesContext(connection) as queries:
+            found = current_clocks([ticket.pk, other.pk, unseen.pk])
+
+    assert len(queries) == 3  # the clocks with their calendars, the hours, the holidays
+    assert set(found) == {ticket.pk, other.pk}  # the clocks have not seen `unseen`
+    mine = found[ticket.pk]
+    assert {m: (c.target.state, c.target.started_at, c.time_left) for m, c in mine.items()} == {
+        "first_response": ("met", berlin("2024-06-03 10:00"), None),
+        # The second next update, from the customer's message at 14:00, not the one met at 13:00.
+        "next_update": ("running", berlin("2024-06-03 14:00"), timedelta(hours=7)),
+        "resolution": ("running", berlin("2024-06-03 10:00"), timedelta(hours=19)),
+    }
+    assert [c.history for c in mine.values()] == [[], [], []]
+    assert {m: c.target.state for m, c in found[other.pk].items()} == {
+        "first_response": "running", "resolution": "running",
+    }  # fmt: skip
 
 
 def test_breaching_soon_lists_running_clocks_due_within_the_horizon_soonest_first(desk, settings):

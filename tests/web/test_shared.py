@@ -95,3 +95,16 @@ def test_the_login_form_refuses_a_post_without_its_csrf_token():
         "/accounts/login/", {"username": "pat@example.org", "password": "pw-for-tests"}
     )
     assert response.status_code == 403
+
+
+def test_a_fields_help_text_is_what_its_input_is_described_by():
+    from django import forms
+    from django.template.loader import render_to_string
+
+    class Form(forms.Form):
+        reason = forms.CharField(help_text="Kept in the ticket's history.")
+
+    html = render_to_string("web/partials/field.html", {"field": Form()["reason"]})
+
+    assert 'aria-describedby="id_reason_helptext"' in html
+    assert '<small id="id_reason_helptext" class="help">Kept in the ticket' in html

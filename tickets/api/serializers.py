@@ -8,6 +8,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tickets.api.extensions import TicketListSerializer, with_extensions
 from tickets.models import (
     Attachment,
     Category,
@@ -59,6 +60,10 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "updated_at", "status_changed_at", "first_responded_at", "resolved_at", "closed_at",
         )  # fmt: skip
         read_only_fields = fields
+        list_serializer_class = TicketListSerializer
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return with_extensions(super().get_fields())
 
     def get_url(self, ticket: Ticket) -> str:
         return reverse("api:ticket-detail", kwargs={"reference": ticket.reference})

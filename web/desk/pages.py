@@ -19,6 +19,7 @@ from django.utils.text import slugify
 
 from communities.selectors import budget_usage, community_scope
 from core.selectors import agent_list
+from slas.selectors import sla_badges
 from tickets.filters import TicketFilter
 from tickets.models import Macro, Ticket
 from tickets.selectors import ticket_messages, transitions_available
@@ -80,6 +81,7 @@ COLUMNS = (
     Column("Severity", "severity"),
     Column("Tier", "tier", "hide-narrow"),
     Column("Status", "status"),
+    Column("SLA", "sla", "sla"),
     Column("Assignee", "assignee", "hide-narrow"),
     Column("Age", "created", "hide-narrow"),
     Column("Last update", "updated"),
@@ -111,7 +113,7 @@ def queue_page_context(
     queue = QUEUES_BY_KEY.get(params.get("queue", ""))
     tickets = queue_tickets(queue_rows(user), user=user, key=queue.key if queue else "")
     tickets = TicketFilter(data=params, queryset=tickets, request=request).qs
-    sort = parse_sort(params.get("sort"))
+    sort = parse_sort(params.get("sort") or (queue.sort if queue else None))
     page = keyset_page(tickets, sort=sort, cursor=params.get("cursor"), size=PAGE_SIZE)
     saved_filters = list(saved_filters_visible(user))
     columns = []
@@ -143,6 +145,7 @@ def queue_page_context(
             (s.pk for s in saved_filters if filter_params and s.params == filter_params), None
         ),
         "page": page,
+        "sla_badges": sla_badges([t.pk for t in page.rows]) if page.rows else {},
         "columns": columns,
         "sort": sort,
         "selected": selected,

@@ -13,23 +13,27 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from django.db.models import (
     Case,
     CharField,
+    DateTimeField,
     F,
     IntegerField,
     Model,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Trim
 
+from slas.models import ClockState, SLATarget
 from tickets.models import Severity, Tier
 from tickets.states import TicketStatus
 
@@ -59,6 +63,26 @@ def _person(relation: str) -> Combinable:
     )
 
 
+# Rows without a clock that is running or breached sort after every due time.
+NO_SLA_DUE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def _sla_due() -> Coalesce:
+    """When the ticket's first running or breached SLA clock is (was) due."""
+    first_due = (
+        SLATarget.objects.filter(
+            ticket=OuterRef("pk"), state__in=(ClockState.RUNNING, ClockState.BREACHED)
+        )
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    return Coalesce(
+        Subquery(first_due),
+        Value(NO_SLA_DUE, output_field=DateTimeField()),
+        output_field=DateTimeField(),
+    )
+
+
 @dataclass(frozen=True)
 class SortKey:
     name: str
@@ -80,6 +104,7 @@ SORT_KEYS: dict[str, SortKey] = {
         SortKey("assignee", "Assignee", _person("assignee"), str),
         SortKey("created", "Age", F("created_at"), datetime),
         SortKey("updated", "Last update", F("updated_at"), datetime),
+        SortKey("sla", "Time to breach", _sla_due(), datetime),
     )
 }
 DEFAULT_SORT = "-created"

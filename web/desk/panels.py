@@ -46,10 +46,12 @@ PanelFunction = Callable[[HttpRequest, Ticket], Panel | None]
 
 DEFAULT_PANELS: tuple[str, ...] = (
     "web.desk.panels.community_panel",
+    "web.desk.sla.sla_panel",
     "web.desk.panels.time_panel",
     "web.desk.panels.links_panel",
     "web.desk.panels.attachments_panel",
     "web.desk.panels.satisfaction_panel",
+    "web.desk.routing.routing_panel",
 )
 
 

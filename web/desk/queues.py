@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from slas.models import ClockState, SLATarget
 from tickets.models import Ticket, Tier
 from tickets.selectors import ticket_scope
 from tickets.states import ACTIVE, TicketStatus
@@ -31,6 +33,7 @@ class Queue:
     label: str
     group: str
     condition: Callable[[User, datetime], Q]
+    sort: str | None = None  # the list's order when none is chosen (web.desk.pagination)
 
 
 def _active(**lookups: object) -> Callable[[User, datetime], Q]:
@@ -41,10 +44,24 @@ def _status(status: TicketStatus) -> Callable[[User, datetime], Q]:
     return lambda user, now: Q(status=status)
 
 
+def _breaching_soon(user: User, now: datetime) -> Q:
+    """A running SLA clock due within SLA_BREACHING_SOON_MINUTES, or already overdue and not
+    yet recorded as breached by the sweeper (slas.selectors.tickets_breaching_soon)."""
+    horizon = now + timedelta(minutes=settings.SLA_BREACHING_SOON_MINUTES)
+    return Q(
+        Exists(
+            SLATarget.objects.filter(
+                ticket=OuterRef("pk"), state=ClockState.RUNNING, due_at__lte=horizon
+            )
+        )
+    )
+
+
 QUEUES: tuple[Queue, ...] = (
     # Work still to do ("active": new, open, assigned, in progress, waiting, pending).
     Queue("mine", "Mine", "Work", lambda user, now: Q(status__in=ACTIVE, assignee_id=user.pk)),
     Queue("unassigned", "Unassigned", "Work", _active(assignee__isnull=True)),
+    Queue("breaching-soon", "Breaching soon", "Work", _breaching_soon, sort="sla"),
     *(Queue(f"tier-{tier.value}", str(tier.label), "Tiers", _active(tier=tier.value))
       for tier in Tier),
     Queue("awaiting-approval", "Awaiting approval", "Status", _status(TicketStatus.AWAITING_APPROVAL)),

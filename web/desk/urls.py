@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.desk.views import queue, ticket
+from web.desk.views import queue, routing, ticket
 
 app_name = "desk"
 
@@ -22,4 +22,6 @@ urlpatterns = [
     path("tickets/<str:reference>/links/", ticket.link_add, name="link_add"),
     path("tickets/<str:reference>/links/remove/", ticket.link_remove, name="link_remove"),
     path("tickets/<str:reference>/merge/", ticket.merge, name="merge"),
+    path("tickets/<str:reference>/reroute/", routing.reroute, name="reroute"),
+    path("tickets/<str:reference>/escalate/", routing.escalate, name="escalate"),
 ]

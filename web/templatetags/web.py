@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from slas.selectors import Badge, humanize
+from tickets.models import Ticket
 from web.markdown import render_markdown
 
 register = template.Library()
@@ -30,15 +34,20 @@ def relative(value: datetime, now: datetime) -> str:
 
 
 @register.filter
+def exact(value: datetime) -> str:
+    """The instant in the viewer's time zone, to the minute: '2024-06-03 14:00 CEST'."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@register.filter
 def reltime(value: datetime | None) -> SafeString | str:
     """A <time> saying how long ago (or how soon), with the exact local time on hover."""
     if value is None:
         return "—"
-    local = timezone.localtime(value)
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         value.isoformat(),
-        local.strftime("%Y-%m-%d %H:%M %Z"),
+        exact(value),
         relative(value, timezone.now()),
     )
 
@@ -60,3 +69,18 @@ def status_badge(ticket: object) -> dict[str, str]:
     status = getattr(ticket, "status", "")
     label = getattr(ticket, "get_status_display", lambda: status)()
     return {"kind": "status", "value": status, "label": label}
+
+
+@register.inclusion_tag("desk/partials/sla_badge.html")
+def sla_badge(badges: Mapping[int, Badge], ticket: Ticket) -> dict[str, Any]:
+    """A queue row's SLA clock (slas.selectors.sla_badges): the metric, when it is due (wall
+    clock) or how long overdue, or paused, coloured by its level, with the exact due time on hover. Nothing for a
+    ticket without a clock that still counts."""
+    badge = badges.get(ticket.pk)
+    if badge is None:
+        return {"badge": None}
+    if badge.seconds_left is None:
+        return {"badge": badge, "text": "paused", "due": None}
+    left = humanize(timedelta(seconds=badge.seconds_left))
+    text = f"due in {left}" if badge.seconds_left > 0 else f"overdue {left}"
+    return {"badge": badge, "text": text, "due": exact(badge.due_at)}

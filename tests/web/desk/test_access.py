@@ -51,10 +51,12 @@ def _requests(world, agent):
         ("post", f"{base}/links/remove/", {"other": other.reference}),
         ("get", f"{base}/merge/", {"target": other.reference}),
         ("post", f"{base}/merge/", {"target": other.reference}),
+        ("post", f"{base}/reroute/", {}),
+        ("post", f"{base}/escalate/", {"direction": "up", "reason": "Needs an expert"}),
     ]
 
 
-URL_COUNT = 19
+URL_COUNT = 21
 
 
 def test_every_desk_url_is_listed_here():

@@ -659,7 +659,14 @@ def test_the_side_column_shows_the_panels_the_setting_lists(desk, settings, tick
 def test_the_default_panels(desk, ticket):
     titles = re.findall(r'<h2 id="panel-[\w-]+">([^<]+)</h2>', page(desk, ticket))
 
-    assert titles == ["Community and budget", "Time logged", "Links", "Attachments"]
+    assert titles == [
+        "Community and budget",
+        "SLA clocks",
+        "Time logged",
+        "Links",
+        "Attachments",
+        "Why was this routed here?",
+    ]
 
 
 def sla_panel(request, ticket) -> Panel:

@@ -1,1 +1,2 @@
-"""The desk's views: the queue page (queue.py) and the ticket page (ticket.py)."""
+"""The desk's views: the queue page (queue.py), the ticket page (ticket.py) and the actions
+of its routing panel (routing.py)."""

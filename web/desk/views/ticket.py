@@ -98,7 +98,7 @@ def _refused(
     )
 
 
-def _act(
+def act(
     request: HtmxHttpRequest,
     reference: str,
     *,
@@ -255,7 +255,7 @@ def transition(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         label = TRANSITIONS[data["transition"]].label
         return f"{label}: {changed.reference} is now {TicketStatus(changed.status).label.lower()}."
 
-    return _act(request, reference, name="transition", form=TransitionForm(request.POST), call=call)
+    return act(request, reference, name="transition", form=TransitionForm(request.POST), call=call)
 
 
 @agent_required
@@ -272,7 +272,7 @@ def assign(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         return f"Assigned to {assignee.display_name}." if assignee else "Unassigned."
 
     form = AssignForm(request.POST, agents=agent_list())
-    return _act(request, reference, name="assign", form=form, call=call)
+    return act(request, reference, name="assign", form=form, call=call)
 
 
 @agent_required
@@ -290,7 +290,7 @@ def fields(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         )
         return "Severity and tier saved."
 
-    return _act(request, reference, name="fields", form=FieldsForm(request.POST), call=call)
+    return act(request, reference, name="fields", form=FieldsForm(request.POST), call=call)
 
 
 @agent_required
@@ -305,7 +305,7 @@ def tags(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         )
         return "Tags saved."
 
-    return _act(request, reference, name="tags", form=TagsForm(request.POST), call=call)
+    return act(request, reference, name="tags", form=TagsForm(request.POST), call=call)
 
 
 @agent_required
@@ -319,7 +319,7 @@ def time(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         )
         return f"Logged {entry.minutes} min."
 
-    return _act(request, reference, name="time", form=TimeForm(request.POST), call=call)
+    return act(request, reference, name="time", form=TimeForm(request.POST), call=call)
 
 
 # ---------------------------------------------------------------- related tickets
@@ -333,7 +333,7 @@ def link_add(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         return f"Linked {data['other'].reference}."
 
     form = LinkForm(request.POST, user=current_user(request))
-    return _act(request, reference, name="link", form=form, call=call)
+    return act(request, reference, name="link", form=form, call=call)
 
 
 @agent_required
@@ -344,7 +344,7 @@ def link_remove(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         return f"Unlinked {data['other'].reference}."
 
     form = LinkForm(request.POST, user=current_user(request))
-    return _act(request, reference, name="link", form=form, call=call)
+    return act(request, reference, name="link", form=form, call=call)
 
 
 @agent_required
@@ -372,7 +372,7 @@ def merge(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         )
         return f"{ticket.reference} was merged into {target.reference}."
 
-    return _act(
+    return act(
         request,
         reference,
         name="merge",

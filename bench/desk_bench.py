@@ -73,7 +73,7 @@ def _query_counts() -> dict[str, int]:
     assert many is not None
     pages = {
         "queue (all tickets)": "/desk/",
-        "queue (awaiting approval)": "/desk/?queue=awaiting_approval",
+        "queue (awaiting approval)": "/desk/?queue=awaiting-approval",
         f"ticket with {few.n} message(s)": f"/desk/tickets/{few.reference}/",
         f"ticket with {many.n} messages": f"/desk/tickets/{many.reference}/",
     }

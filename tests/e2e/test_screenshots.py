@@ -5,6 +5,8 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from core.models import EventDelivery
+from core.outbox import delivery_run
 from tests.e2e.conftest import log_in, screenshot
 from tickets.models import Ticket
 
@@ -13,7 +15,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def demo():
+    """The demo data as `make run` shows it once its worker has caught up: routed, with
+    its SLA clocks running (the deliveries a worker would run, run here in order)."""
     call_command("seed_demo")
+    for _ in range(10):
+        pending = list(
+            EventDelivery.objects.filter(state="pending")
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not pending:
+            break
+        for delivery_id in pending:
+            delivery_run(delivery_id=delivery_id)
+    assert not EventDelivery.objects.filter(state="pending").exists()
 
 
 def test_desk_queue_and_ticket_page(page, live_server, demo):
@@ -27,6 +42,8 @@ def test_desk_queue_and_ticket_page(page, live_server, demo):
     page.goto(f"{live_server.url}/desk/tickets/{ticket.reference}/")
     expect(page.get_by_text("The proxy pod is in CrashLoopBackOff")).to_be_visible()
     expect(page.get_by_text("Internal note").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Why was this routed here?")).to_be_visible()
+    expect(page.get_by_role("heading", name="SLA clocks")).to_be_visible()
     screenshot(page, "desk-ticket")
 
 

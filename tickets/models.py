@@ -70,6 +70,12 @@ class Category(models.Model):
         return f"{self.parent} / {self.name}" if self.parent_id else self.name
 
 
+# Tickets the desk still has to do something about: neither resolved nor closed, which most
+# tickets are. Every queue of the desk's rail but "Recently resolved" holds only these, and the
+# rail counts them from the partial index `ticket_unresolved_idx` (web.desk.queues).
+UNRESOLVED = ~models.Q(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])
+
+
 class Ticket(models.Model):
     # Ids start at 1001 (migration 0002) so that references look like SD-1042 from day one.
     community = models.ForeignKey(
@@ -129,6 +135,20 @@ class Ticket(models.Model):
             models.Index(fields=["created_at"]),
             GinIndex(fields=["search"], name="ticket_search_gin"),
             GinIndex(fields=["tags"], name="ticket_tags_gin"),
+            # The desk rail's counts (web.desk.queues.queue_counts): an index-only scan of the
+            # unresolved tickets with every column the queues' conditions read, and a range of
+            # resolved_at for "Recently resolved".
+            models.Index(
+                fields=["status", "tier", "assignee"],
+                include=["id"],
+                condition=UNRESOLVED,
+                name="ticket_unresolved_idx",
+            ),
+            models.Index(
+                fields=["resolved_at"],
+                condition=models.Q(resolved_at__isnull=False),
+                name="ticket_resolved_at_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,10 +12,12 @@ the winner (seed 004's questions, in order).
    agent's claim passes to their substitute, followed down the chain), then the least
    loaded, then whoever has waited longest since their last assignment.
 
-With `lock=True` the candidates' profile rows are locked (FOR UPDATE, in id order, so two
-workers never deadlock) before their load is counted, and held until the caller's
-transaction ends: two workers routing at once count each other's assignments and cannot
-push an agent past capacity.
+Routing ranks without locks, then `claim` takes the winner under their profile row's lock
+and counts their load again before the ticket is given to them (the lock is held until the
+caller's transaction ends): two workers routing at once count each other's assignments and
+cannot push an agent past capacity, yet they only wait for each other when they want the
+same agent. With `lock=True`, `choose` locks every candidate's row (FOR UPDATE, in id order)
+before counting instead.
 """
 
 from __future__ import annotations
@@ -261,6 +263,35 @@ def choose(
         c.rank = rank
     winner = eligible[0]
     return Pick(winner, candidates, _why(winner, eligible, favourite, community_name))
+
+
+def claim(pick: Pick, *, ticket_id: int | None) -> Candidate | None:
+    """The best-ranked eligible candidate of `pick` who still has room, their profile row
+    locked. First without waiting (SKIP LOCKED: another worker is giving that agent a ticket
+    right now, so the next in rank is tried), then, if every one was busy, waiting for them
+    in rank order. Under the lock the agent's status and load are read again; one who went
+    away or filled up meanwhile is marked so and passed over."""
+    ranked = sorted((c for c in pick.candidates if c.eligible), key=lambda c: c.rank or 0)
+    busy: list[Candidate] = []
+    for wait, turn in ((False, ranked), (True, busy)):
+        for c in list(turn):
+            rows = AgentProfile.objects.select_for_update(skip_locked=not wait).filter(
+                pk=c.profile_id
+            )
+            profile = rows.only("status", "max_open_tickets").first()
+            if profile is None:
+                if not wait:
+                    busy.append(c)
+                continue
+            c.load = _loads([c.user_id], exclude_ticket_id=ticket_id).get(c.user_id, 0)
+            c.capacity = profile.max_open_tickets
+            if profile.status != AgentProfile.Status.AVAILABLE:
+                c.eligible, c.reason = False, profile.get_status_display().lower()
+            elif c.load >= c.capacity:
+                c.eligible, c.reason = False, f"full ({c.load} of {c.capacity})"
+            else:
+                return c
+    return None
 
 
 def _pass_claims_to_substitutes(candidates: list[Candidate], worked: dict[int, datetime]) -> None:

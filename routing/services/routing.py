@@ -2,7 +2,7 @@
 the decision that records why. Also re-routing, tier escalation and the waiting queue.
 
 Every function here is atomic. The ticket's row is locked first, then (in assignment) the
-candidates' profile rows, in id order: every path takes its locks in that order.
+profile row of the agent who gets it (assignment.claim), which is where capacity is kept.
 The ticket's fields change only through tickets.services (ticket_update, ticket_assign),
 so the audit trail and history show each change; `actor` None there is the system.
 """
@@ -39,7 +39,7 @@ from routing.selectors import (
     category_with_skill,
     required_skill_of,
 )
-from routing.services.assignment import Pick, choose
+from routing.services.assignment import Pick, choose, claim
 from routing.services.learned import CategorySuggestion, category_suggest
 from tickets.models import Category, Severity, Ticket, TicketEvent, Tier
 from tickets.services.common import is_agent, refuse_if_changed
@@ -397,14 +397,28 @@ def _assign(
         now=now,
         ticket_id=ticket.pk,
         holder_id=ticket.assignee_id,
-        lock=True,
+        lock=False,
     )
-    candidates = [c.as_dict() for c in pick.candidates[:_CANDIDATES_KEPT]]
     if pick.kept:
         leave_queue()
         return Assignment(
-            RoutingDecision.Outcome.KEPT, ticket.assignee, pick.explanation, candidates
+            RoutingDecision.Outcome.KEPT,
+            ticket.assignee,
+            pick.explanation,
+            [c.as_dict() for c in pick.candidates[:_CANDIDATES_KEPT]],
         )
+    if pick.winner is not None:
+        winner = claim(pick, ticket_id=ticket.pk)
+        if winner is not pick.winner:
+            passed = [c.name for c in pick.candidates if c.rank and not c.eligible]
+            pick.explanation = (
+                f"{winner.name} takes it: {', '.join(passed)} filled up or went away meanwhile."
+                if winner is not None
+                else f"Everyone who fitted ({', '.join(passed)}) filled up or went away "
+                "meanwhile; it waits in the queue."
+            )
+            pick.winner = winner
+    candidates = [c.as_dict() for c in pick.candidates[:_CANDIDATES_KEPT]]
     if pick.winner is not None:
         AgentProfile.objects.filter(pk=pick.winner.profile_id).update(last_assigned_at=now)
         ticket_assign(ticket=ticket.pk, assignee=pick.winner.user, actor=None)

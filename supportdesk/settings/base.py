@@ -204,6 +204,9 @@ SLA_SWEEP_TIME_BUDGET_SECONDS = env.float("SLA_SWEEP_TIME_BUDGET_SECONDS", defau
 SLA_SWEEP_DIRECT_ENQUEUE_MAX = env.int("SLA_SWEEP_DIRECT_ENQUEUE_MAX", default=200)
 # The desk's "Breaching soon" queue: running clocks due within this many minutes.
 SLA_BREACHING_SOON_MINUTES = env.int("SLA_BREACHING_SOON_MINUTES", default=60)
+# How long a desk process keeps the list of agents its pages offer in their selects
+# (web.desk.selectors.agents_listed); forms posted check against the database itself.
+DESK_AGENT_LIST_SECONDS = env.float("DESK_AGENT_LIST_SECONDS", default=10.0)
 # Blocks apps above tickets add to every ticket of the tickets API (tickets.api.extensions).
 TICKET_PAYLOAD_EXTENSIONS = ["slas.api.serializers.ticket_sla_block"]
 

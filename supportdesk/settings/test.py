@@ -14,6 +14,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Each test process gets its own cache; tests that need Redis itself connect to it.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tests change the agents from one request to the next: pages read them afresh each time.
+DESK_AGENT_LIST_SECONDS = 0
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="supportdesk-test-media-"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -211,18 +211,22 @@ class TransitionForm(TicketPageForm):
 
 class AssignForm(TicketPageForm):
     id_prefix = "assign"
-    assignee = forms.ModelChoiceField(
+    # A choice of the agents the view listed, like BulkForm's: a ModelChoiceField would query
+    # the agents again each time the page renders the select.
+    assignee = forms.ChoiceField(
         label="Assignee",
-        queryset=User.objects.none(),
         required=False,
-        empty_label="Nobody",
         error_messages={"invalid_choice": "Choose one of the agents listed."},
     )
 
-    def __init__(self, *args: Any, agents: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agents: Sequence[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.agents = agents
         field: Any = self.fields["assignee"]
-        field.queryset = agents
+        field.choices = [("", "Nobody"), *_agent_choices(agents)]
+
+    def clean_assignee(self) -> User | None:
+        return _agent(self.cleaned_data["assignee"], self.agents)
 
 
 class FieldsForm(TicketPageForm):

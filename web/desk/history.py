@@ -134,6 +134,8 @@ def describe_events(events: Sequence[TicketEvent]) -> list[Entry]:
 
 def describe_records(records: Sequence[HistoricalChanges]) -> list[Entry]:
     """simple-history records (newest first), each as the fields it changed."""
+    if not records:  # a ticket imported in bulk has none
+        return []
     mentioned: list[int | None] = []
     for record in records:
         mentioned += [getattr(record, f"{field}_id", None) for field in _PEOPLE]

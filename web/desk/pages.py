@@ -18,7 +18,6 @@ from django.utils.http import urlencode
 from django.utils.text import slugify
 
 from communities.selectors import budget_usage, community_scope
-from core.selectors import agent_list
 from slas.selectors import sla_badges
 from tickets.filters import TicketFilter
 from tickets.models import Macro, Ticket
@@ -44,6 +43,7 @@ from web.desk.panels import ticket_panels
 from web.desk.presence import POLL_SECONDS, presence_touch
 from web.desk.queues import QUEUES_BY_KEY, queue_counts, queue_tickets
 from web.desk.selectors import (
+    agents_listed,
     macros_available,
     newest_event_id,
     queue_rows,
@@ -107,7 +107,7 @@ def queue_page_context(
     user = current_user(request)
     params = request.GET
     communities = list(community_scope(user).order_by("name"))
-    agents = list(agent_list())
+    agents = agents_listed()
     filter_form = QueueFilterForm(params, communities=communities, agents=agents)
     filter_params = filter_form.params()
     queue = QUEUES_BY_KEY.get(params.get("queue", ""))
@@ -218,7 +218,7 @@ def ticket_page_context(
     user = current_user(request)
     bound = bound or {}
     seen_event_id = conflict.latest if conflict else newest_event_id(user, ticket)
-    agents = agent_list()
+    agents = agents_listed()
     page_forms: dict[str, forms.Form] = {
         "assign": AssignForm(initial={"assignee": ticket.assignee_id}, agents=agents),
         "fields": FieldsForm(initial={"severity": ticket.severity, "tier": ticket.tier}),

@@ -23,13 +23,11 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from communities.selectors import budget_usage
 from tickets.models import Ticket
 from web.access import current_user
 from web.desk.selectors import (
-    latest_rating,
     linked_tickets,
-    survey_pending,
+    satisfaction,
     ticket_attachments,
     ticket_time_entries,
 )
@@ -71,10 +69,10 @@ def ticket_panels(request: HttpRequest, ticket: Ticket) -> list[Panel]:
 
 
 def community_panel(request: HttpRequest, ticket: Ticket) -> Panel:
+    # The budget is the page's own `budget` (web.desk.pages.ticket_page_context), which the
+    # header shows too: reading it once saves two queries.
     return Panel(
-        "Community and budget",
-        "desk/panels/community.html",
-        {"community": ticket.community, "budget": budget_usage(community=ticket.community)},
+        "Community and budget", "desk/panels/community.html", {"community": ticket.community}
     )
 
 
@@ -102,8 +100,7 @@ def attachments_panel(request: HttpRequest, ticket: Ticket) -> Panel:
 
 
 def satisfaction_panel(request: HttpRequest, ticket: Ticket) -> Panel | None:
-    rating = latest_rating(ticket)
-    pending = survey_pending(ticket)
+    rating, pending = satisfaction(ticket)
     if rating is None and not pending:
         return None
     return Panel(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -12,7 +11,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from slas.selectors import Badge, humanize
-from tickets.models import Ticket
+from tickets.models import Severity, Ticket
+from tickets.states import TicketStatus
 from web.markdown import render_markdown
 
 register = template.Library()
@@ -57,30 +57,49 @@ def markdown(value: str) -> SafeString:
     return mark_safe(render_markdown(value))  # noqa: S308 - sanitised by nh3 in render_markdown
 
 
-@register.inclusion_tag("web/partials/badge.html")
-def severity_badge(ticket: object) -> dict[str, str]:
+# The badges are simple tags rather than inclusion tags: the queue shows three in each of its
+# 50 rows, and an inclusion tag renders a template of its own in a new context each time
+# (about 25 µs a badge, against 9).
+
+_BADGE = '<span class="badge badge-{}-{}">{}</span>'
+# The labels as get_severity_display() and get_status_display() give them, looked up once.
+_SEVERITY_LABELS: dict[str, str] = dict(Severity.choices)
+_STATUS_LABELS: dict[str, str] = dict(TicketStatus.choices)
+
+
+@register.simple_tag
+def severity_badge(ticket: object) -> SafeString:
     severity = getattr(ticket, "severity", "")
-    label = getattr(ticket, "get_severity_display", lambda: severity)()
-    return {"kind": "severity", "value": severity, "label": label}
+    return format_html(_BADGE, "severity", severity, _SEVERITY_LABELS.get(severity, severity))
 
 
-@register.inclusion_tag("web/partials/badge.html")
-def status_badge(ticket: object) -> dict[str, str]:
+@register.simple_tag
+def status_badge(ticket: object) -> SafeString:
     status = getattr(ticket, "status", "")
-    label = getattr(ticket, "get_status_display", lambda: status)()
-    return {"kind": "status", "value": status, "label": label}
+    return format_html(_BADGE, "status", status, _STATUS_LABELS.get(status, status))
 
 
-@register.inclusion_tag("desk/partials/sla_badge.html")
-def sla_badge(badges: Mapping[int, Badge], ticket: Ticket) -> dict[str, Any]:
+@register.simple_tag
+def sla_badge(badges: Mapping[int, Badge], ticket: Ticket) -> SafeString | str:
     """A queue row's SLA clock (slas.selectors.sla_badges): the metric, when it is due (wall
-    clock) or how long overdue, or paused, coloured by its level, with the exact due time on hover. Nothing for a
-    ticket without a clock that still counts."""
+    clock) or how long overdue, or paused, coloured by its level, with the exact due time on
+    hover. Nothing for a ticket without a clock that still counts."""
     badge = badges.get(ticket.pk)
     if badge is None:
-        return {"badge": None}
-    if badge.seconds_left is None:
-        return {"badge": badge, "text": "paused", "due": None}
-    left = humanize(timedelta(seconds=badge.seconds_left))
-    text = f"due in {left}" if badge.seconds_left > 0 else f"overdue {left}"
-    return {"badge": badge, "text": text, "due": exact(badge.due_at)}
+        return ""
+    when: str = "paused"
+    if badge.seconds_left is not None:
+        left = humanize(timedelta(seconds=badge.seconds_left))
+        text = f"due in {left}" if badge.seconds_left > 0 else f"overdue {left}"
+        when = format_html(
+            '<time datetime="{}" title="Due {}">{}</time>',
+            badge.due_at.isoformat(),
+            exact(badge.due_at),
+            text,
+        )
+    return format_html(
+        '<span class="badge sla sla-{}"><span class="sla-metric">{}:</span> {}</span>',
+        badge.level,
+        badge.metric_label,
+        when,
+    )

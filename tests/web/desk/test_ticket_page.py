@@ -29,7 +29,9 @@ from tickets.models import (
 from tickets.services.conversation import message_add
 from tickets.services.lifecycle import ticket_update
 from tickets.services.macros import macro_create
+from web.desk import selectors as desk_selectors
 from web.desk.panels import Panel
+from web.desk.selectors import agents_listed
 
 pytestmark = pytest.mark.django_db
 
@@ -391,6 +393,29 @@ def test_assigning_to_someone_who_is_not_an_agent_is_refused_beside_the_field(de
     assert snapshot() == before
 
 
+def test_the_agents_offered_are_kept_a_few_seconds_but_a_post_checks_them_afresh(
+    desk, ticket, settings, monkeypatch, django_assert_num_queries
+):
+    settings.DESK_AGENT_LIST_SECONDS = 10
+    monkeypatch.setattr(desk_selectors, "_agents_read", (float("-inf"), []))
+    colleague = AgentFactory.create(first_name="Kim", last_name="Lund")
+    option = f'<option value="{colleague.pk}">Kim Lund</option>'
+    assert option in page(desk, ticket)
+    with django_assert_num_queries(0):
+        agents_listed()
+
+    colleague.is_active = False
+    colleague.save()
+    still_offered = page(desk, ticket)
+    response = post(desk, ticket, "assign", {"assignee": colleague.pk})
+
+    assert option in still_offered
+    assert response.status_code == 400
+    assert field_errors(response.content.decode(), "assign_assignee") == [
+        "Choose one of the agents listed."
+    ]
+
+
 def test_a_severity_change_keeps_its_reason_in_the_history(desk, agent, ticket):
     response = post(
         desk,
@@ -615,6 +640,18 @@ def test_the_history_tab_lists_audit_events_and_record_changes_newest_first(desk
         + '" aria-current="page">History</a>'
         in html
     )
+
+
+def test_the_history_tab_of_a_ticket_without_record_changes_shows_its_audit_trail(desk, ticket):
+    ticket.history.all().delete()  # as a ticket imported in bulk, without simple-history rows
+
+    html = page(desk, ticket, "?tab=history")
+
+    activity = html.split('id="activity-title"')[1].split('id="records-title"')[0]
+    assert [re.sub(r"\s+", " ", w).strip() for w in re.findall(r"</strong>([^<]+)", activity)] == [
+        "opened the ticket (New, via Portal)",
+    ]
+    assert re.findall(r"</strong>([^<]+)", html.split('id="records-title"')[1]) == []
 
 
 def test_the_latest_satisfaction_rating_is_shown(desk, ticket):

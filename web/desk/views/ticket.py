@@ -271,7 +271,7 @@ def assign(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         )
         return f"Assigned to {assignee.display_name}." if assignee else "Unassigned."
 
-    form = AssignForm(request.POST, agents=agent_list())
+    form = AssignForm(request.POST, agents=list(agent_list()))
     return act(request, reference, name="assign", form=form, call=call)
 
 

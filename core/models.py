@@ -94,7 +94,10 @@ class EventDelivery(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # Looked up by event through the index of `delivery_once_per_handler` (event first).
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     handler = models.CharField(max_length=200)
     queue = models.CharField(max_length=50, default="default")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)

@@ -11,7 +11,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -332,8 +332,9 @@ class SLATarget(models.Model):
     that editing a policy never silently moves it), when it started and is due, its pauses,
     and what became of it."""
 
+    # Looked up by ticket through one_active_sla_target_per_metric (ticket first).
     ticket = models.ForeignKey(
-        "tickets.Ticket", on_delete=models.CASCADE, related_name="sla_targets"
+        "tickets.Ticket", on_delete=models.CASCADE, related_name="sla_targets", db_index=False
     )
     # The ticket's (which never changes): the sweeper's events and the reports need no join.
     community = models.ForeignKey(
@@ -397,10 +398,17 @@ class SLATarget(models.Model):
         ordering = ("ticket", "created_at", "id")
         verbose_name = "SLA target"
         constraints: ClassVar = [
+            # At most one active clock per ticket and metric: inactive clocks have NULL in the
+            # third column, and NULLs never collide. Not a partial index: this one also
+            # serves every lookup by ticket, so the table needs no second index on ticket,
+            # which every clock write would have to maintain too (`state` is indexed, so no
+            # update of a clock is HOT; the figures are in docs/slas.md, "The sweeper").
             models.UniqueConstraint(
-                fields=["ticket", "metric"],
-                condition=Q(state__in=ACTIVE_STATES),
+                F("ticket"),
+                F("metric"),
+                Case(When(state__in=ACTIVE_STATES, then=Value(True))),
                 name="one_active_sla_target_per_metric",
+                violation_error_message="The ticket already has an active clock for this metric.",
             ),
             models.CheckConstraint(
                 condition=Q(metric__in=Metric.values), name="sla_target_metric_valid"
@@ -426,9 +434,12 @@ class SLATarget(models.Model):
         indexes: ClassVar = [
             # The sweeper reads only what is due: running clocks by due time...
             models.Index(fields=["due_at"], condition=Q(state="running"), name="sla_target_due"),
-            # ...and running clocks whose warning has not gone out, by warning time.
+            # ...and running clocks whose warning has not gone out, by warning time. With the
+            # due time in the key, the warning pass rules out in the index itself the clocks
+            # past their due time (breached instead, or just breached: their old row versions
+            # stay in the index until vacuum) without reading their rows.
             models.Index(
-                fields=["warn_at"],
+                fields=["warn_at", "due_at"],
                 condition=Q(state="running", warned_at__isnull=True, warn_at__isnull=False),
                 name="sla_target_warn_due",
             ),
@@ -455,12 +466,21 @@ class ClockEvent(models.Model):
         REOPENED = "reopened", "Reopened"
 
     target = models.ForeignKey(SLATarget, on_delete=models.CASCADE, related_name="events")
-    # Indexed with `at` below; the actor is not looked up by.
+    # Always the target's ticket (copied by both writers, replay and the sweep), indexed with
+    # `at` below. No foreign-key constraint: the target's own constraints already tie it to
+    # the ticket, and checking this one at commit locked a random ticket row for every
+    # breach the sweep records (a fifth of a 10,000-breach sweep; docs/slas.md). Deleting a
+    # ticket still deletes its clocks' history (CASCADE is Django's, through both paths).
     ticket = models.ForeignKey(
-        "tickets.Ticket", on_delete=models.CASCADE, related_name="+", db_index=False
+        "tickets.Ticket",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     at = models.DateTimeField()
+    # Not looked up by.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

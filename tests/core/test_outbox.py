@@ -178,3 +178,15 @@ def test_a_delivery_locked_by_one_worker_is_skipped_by_another():
 
     assert handlers.calls == []
     assert outbox.delivery_run(delivery_id=delivery.pk) is True
+
+
+def test_deliveries_are_found_by_event_through_the_index_of_their_unique_constraint():
+    """EventDelivery.event has no index of its own: `delivery_once_per_handler` (event
+    first) serves lookups by event and the cascade from a deleted event."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = EventDelivery.objects.filter(event_id=1).explain()
+    assert "delivery_once_per_handler" in plan, plan
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, EventDelivery._meta.db_table)
+    assert [n for n, c in constraints.items() if c["index"] and c["columns"] == ["event_id"]] == []

@@ -8,6 +8,9 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 
 from communities.services import community_update
 from core import outbox
@@ -17,6 +20,7 @@ from slas.models import ClockEvent, SLATarget, TicketSLA
 from slas.services.calendars import community_calendar_set
 from slas.services.clocks import ticket_clocks_recompute
 from slas.services.policies import sla_policy_update
+from slas.services.sweep import sla_sweep
 from tests.communities.factories import MembershipFactory, ServicePlanFactory
 from tests.core.factories import AgentFactory
 from tests.slas.conftest import berlin, clock, sync
@@ -527,3 +531,54 @@ def test_a_resolved_clock_remembers_it_was_late(desk):
     assert first.events.get(kind="met").data == {
         "by": "public reply", "in_time": False, "used_seconds": 5 * 3600,
     }  # fmt: skip
+
+
+def test_a_clocks_history_names_its_clocks_ticket_and_goes_with_the_ticket(desk):
+    """ClockEvent.ticket has no foreign-key constraint of its own: it is always the clock's
+    ticket, and deleting the ticket deletes the history with the clocks."""
+    with time_machine.travel(berlin("2024-06-03 10:00"), tick=False) as clock_:
+        ticket = open_ticket(desk)
+        sync(ticket)
+        clock_.move_to(berlin("2024-06-03 14:00:01"))
+        assert sla_sweep().breached == 1
+    assert ClockEvent.objects.filter(ticket=ticket).count() == 3  # armed x2, breached
+    assert not ClockEvent.objects.exclude(ticket_id=F("target__ticket_id")).exists()
+
+    ticket.delete()
+
+    assert not SLATarget.objects.exists()
+    assert not ClockEvent.objects.exists()
+
+
+def test_a_ticket_has_one_active_clock_per_metric_and_any_number_of_past_ones(desk):
+    with time_machine.travel(berlin("2024-06-03 10:00"), tick=False):
+        ticket = open_ticket(desk)
+        sync(ticket)
+    first = clock(ticket, "first_response")
+    first_fields = {f.attname: getattr(first, f.attname) for f in SLATarget._meta.concrete_fields}
+    first_fields.pop("id")
+
+    def another(state: str, **changes) -> SLATarget:
+        return SLATarget(**(first_fields | {"state": state} | changes))
+
+    for state, when in (("running", {}), ("paused", {"paused_since": first.started_at}),
+                        ("breached", {"breached_at": first.due_at})):  # fmt: skip
+        with pytest.raises(ValidationError, match="already has an active clock"):
+            another(state, **when).validate_constraints()
+        with pytest.raises(IntegrityError), transaction.atomic():
+            another(state, **when).save()
+    ended = [
+        another("met", met_at=first.due_at),
+        another("met", met_at=first.due_at),
+        another("cancelled", cancelled_at=first.due_at),
+    ]
+    for target in ended:
+        target.validate_constraints()
+        target.save()
+
+    assert SLATarget.objects.filter(ticket=ticket, metric="first_response").count() == 4
+    # The constraint's index (ticket first) serves every lookup by ticket.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = SLATarget.objects.filter(ticket=ticket).explain()
+    assert "one_active_sla_target_per_metric" in plan, plan

@@ -3,16 +3,24 @@
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
 from django.conf import settings
 from django.core import mail
-from django.db import connection
+from django.db import connection, connections, transaction
 
 from core.models import Event, EventDelivery
 from slas.models import ClockEvent, SLATarget, TicketSLA
-from slas.services.sweep import explain_claim, sla_sweep
+from slas.services.sweep import (
+    BREACH_SQL,
+    FIRST,
+    PLAN_SETTINGS,
+    WARN_SQL,
+    explain_claim,
+    sla_sweep,
+)
 from slas.tasks import sweep as sweep_task
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.slas.conftest import berlin, clock, sync
@@ -234,6 +242,98 @@ def test_the_sweep_reads_the_partial_index_of_running_clocks():
     ), plan
 
 
+def statement_plan(sql: str, *, now: datetime) -> str:
+    """The plan of one of the sweep's statements, planned as the sweep plans it; nothing runs."""
+    params: dict[str, Any] = {
+        "now": now, "batch": 10, "after": FIRST, "event": "sla.breached", "publish": True,
+        "handlers": ["tests.slas.reactions.record"], "queues": ["paging"],
+    }  # fmt: skip
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(PLAN_SETTINGS)
+        cursor.execute("EXPLAIN (COSTS OFF) " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def scattered_targets(count: int, *, due: datetime, every: int) -> None:
+    """`count` running clocks on `count / 3` tickets, every `every`-th due at `due` and the
+    rest a week later, mixed in the table as clocks of all ages are."""
+    community = CommunityFactory.create()
+    requester = MembershipFactory.create(community=community, role="representative").user
+    tickets = Ticket.objects.bulk_create(
+        Ticket(community=community, requester=requester, subject=f"T{n}", description="x")
+        for n in range(-(-count // 3))
+    )
+    SLATarget.objects.bulk_create(
+        SLATarget(
+            ticket=tickets[n // 3], community=community,
+            metric=("first_response", "next_update", "resolution")[n % 3], target_minutes=60,
+            started_at=due - timedelta(hours=1),
+            due_at=due + timedelta(microseconds=n) + (timedelta() if n % every == 0 else timedelta(days=7)),
+        )
+        for n in range(count)
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_batch_reads_its_own_clocks_only_however_few_the_statistics_expect():
+    """Statistics never know the clocks that came due since they were gathered. Left to
+    itself the planner then reads every due clock and sorts them, in every batch; the sweep
+    has it walk the partial index in due order and stop at the batch's end."""
+    due = datetime(2024, 6, 3, 12, tzinfo=UTC)
+    scattered_targets(900, due=due, every=100)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE slas_slatarget")
+    scattered_targets(900, due=due, every=10)  # 99 due in all; the statistics know of 9
+
+    plan = explain_claim(now=due + timedelta(seconds=1), batch=20)
+
+    assert re.search(
+        r"Index Scan using sla_target_due on slas_slatarget t \(actual .* rows=20(\.00)? ", plan
+    ), plan
+    assert "Sort" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_a_batch_changes_exactly_the_rows_it_locked():
+    plan = statement_plan(BREACH_SQL, now=datetime(2024, 6, 3, 12, tzinfo=UTC))
+    assert "Tid Scan on slas_slatarget" in plan, plan
+    assert "Bitmap" not in plan, plan
+    assert "Hash Join" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_the_warning_pass_passes_over_clocks_past_their_due_time_in_the_index():
+    """Right after a burst of breaches the warning index still holds the breached clocks'
+    old row versions; their due time, in the index, rules them out without reading them."""
+    plan = statement_plan(WARN_SQL, now=datetime(2024, 6, 3, 12, tzinfo=UTC))
+    assert re.search(
+        r"Index Scan using sla_target_warn_due on slas_slatarget t\n\s+Index Cond: \(.*"
+        r"\(due_at > ",
+        plan,
+    ), plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clock_another_transaction_holds_is_left_to_the_next_sweep():
+    due = datetime(2024, 6, 3, 12, tzinfo=UTC)
+    targets = running_targets(25, due=due)
+    holder = connections.create_connection("default")
+    holder.set_autocommit(False)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM slas_slatarget WHERE id = %s FOR UPDATE", [targets[0].pk])
+        with time_machine.travel(due + timedelta(seconds=1), tick=False):
+            first = sla_sweep(batch_size=10)
+            holder.rollback()
+            second = sla_sweep(batch_size=10)
+    finally:
+        holder.close()
+
+    assert (first.breached, second.breached) == (24, 1)
+    assert SLATarget.objects.filter(state="breached").count() == 25
+    assert ClockEvent.objects.filter(kind="breached").count() == 25
+
+
 @pytest.mark.django_db
 def test_the_beat_schedule_runs_the_sweep_every_few_seconds_on_the_slas_queue():
     assert settings.CELERY_BEAT_SCHEDULE["slas-sweep"]["task"] == "slas.sweep"
@@ -346,6 +446,10 @@ def test_a_burst_of_deliveries_is_handed_to_a_worker_to_enqueue(
     chunks = [call.kwargs["kwargs"]["deliveries"] for call in hand_over.call_args_list]
     assert [tuple(pair) for chunk in chunks for pair in chunk] == deliveries
     assert all(len(chunk) <= 3 for chunk in chunks)
+    # Celery is spared rendering the ids into the message's headers.
+    assert [call.kwargs["kwargsrepr"] for call in hand_over.call_args_list] == [
+        f"{{'deliveries': <{len(chunk)} ids>}}" for chunk in chunks
+    ]
     assert enqueued == []  # nothing sent by the sweep itself
 
     for chunk in chunks:

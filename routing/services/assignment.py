@@ -16,8 +16,7 @@ Routing ranks without locks, then `claim` takes the winner under their profile r
 and counts their load again before the ticket is given to them (the lock is held until the
 caller's transaction ends): two workers routing at once count each other's assignments and
 cannot push an agent past capacity, yet they only wait for each other when they want the
-same agent. With `lock=True`, `choose` locks every candidate's row (FOR UPDATE, in id order)
-before counting instead.
+same agent.
 """
 
 from __future__ import annotations
@@ -188,7 +187,6 @@ def choose(
     now: datetime,
     ticket_id: int | None = None,
     holder_id: int | None = None,
-    lock: bool,
 ) -> Pick:
     """Rank the candidates for a ticket and pick one (see the module's docstring).
 
@@ -197,8 +195,6 @@ def choose(
     left out of load and community counts.
     """
     profiles = pool(tier=tier, team_id=team.pk if team else None).select_related("user")
-    if lock:
-        profiles = profiles.select_for_update(of=("self",))
     found = list(profiles.order_by("pk"))
     ids = [p.pk for p in found]
     where = f"team {team.name}" if team else f"tier {tier.replace('_', ' ')}"

@@ -397,7 +397,6 @@ def _assign(
         now=now,
         ticket_id=ticket.pk,
         holder_id=ticket.assignee_id,
-        lock=False,
     )
     if pick.kept:
         leave_queue()
@@ -696,6 +695,5 @@ def rules_test(
         community_id=community.pk if community else None,
         community_name=community.name if community else "",
         now=timezone.now(),
-        lock=False,
     )
     return DryRun(plan, pick)

@@ -6,7 +6,13 @@ import pytest
 import time_machine
 
 from routing.models import AgentProfile
-from routing.services.assignment import LOAD_STATUSES, choose, in_working_hours, pool_ids
+from routing.services.assignment import (
+    LOAD_STATUSES,
+    choose,
+    claim,
+    in_working_hours,
+    pool_ids,
+)
 from tests.communities.factories import CommunityFactory
 from tests.routing.factories import AgentProfileFactory, SkillFactory, TeamFactory
 from tests.tickets.factories import TicketFactory
@@ -16,7 +22,7 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday
 
 
-def _pick(community, *, tier="community", team=None, skill=None, holder=None, lock=False):
+def _pick(community, *, tier="community", team=None, skill=None, holder=None):
     return choose(
         tier=tier,
         team=team,
@@ -26,7 +32,6 @@ def _pick(community, *, tier="community", team=None, skill=None, holder=None, lo
         community_name=community.name,
         now=NOW,
         holder_id=holder,
-        lock=lock,
     )
 
 
@@ -254,11 +259,35 @@ def test_the_agent_routing_gave_the_ticket_keeps_it_while_they_fit_even_when_ful
     assert (pick.winner.user_id, pick.kept) == (holder.user_id, True)
 
 
-def test_locking_returns_the_same_choice():
+def test_claim_takes_the_winner_who_still_has_room():
     community = CommunityFactory.create()
     agent = AgentProfileFactory.create()
+    pick = _pick(community)
 
-    assert _pick(community, lock=True).winner.user_id == agent.user_id
+    winner = pick.winner
+    assert winner is not None
+    assert winner.user_id == agent.user_id
+
+    assert claim(pick, ticket_id=None) is winner
+
+
+def test_claim_passes_over_a_winner_who_filled_up_meanwhile():
+    community = CommunityFactory.create()
+    first = _named(AgentProfileFactory.create(max_open_tickets=2), "First")
+    second = _named(AgentProfileFactory.create(max_open_tickets=2), "Second")
+    _load(second, 1)
+    pick = _pick(community)
+    assert pick.winner.user_id == first.user_id
+    _load(first, 2)  # another worker gave First two tickets since the ranking
+
+    claimed = claim(pick, ticket_id=None)
+
+    assert claimed is not None
+    assert claimed.user_id == second.user_id
+    assert [(c.name, c.eligible, c.reason, c.load) for c in pick.candidates] == [
+        ("First", False, "full (2 of 2)", 2),
+        ("Second", True, "", 1),
+    ]
 
 
 @pytest.mark.parametrize(

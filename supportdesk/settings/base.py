@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "slas",
     "knowledgebase",
     "incidents",
+    "incidents.oncall",
+    "incidents.notify",
+    "incidents.paging",
     "web",
     "supportdesk",
 ]

@@ -1,0 +1,1 @@
+"""Notification rules per person, and each notification and delivery attempt."""

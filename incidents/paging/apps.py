@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PagingConfig(AppConfig):
+    name = "incidents.paging"
+    label = "paging"
+    verbose_name = "Paging"

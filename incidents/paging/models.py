@@ -1,0 +1,1 @@
+"""Escalation policies, pages and their timelines, maintenance windows."""

@@ -15,7 +15,7 @@ from core.models import User
 from tickets.models import Macro, Message, Severity, Ticket, Tier
 from tickets.selectors import ticket_get, ticket_scope
 from tickets.states import TRANSITIONS, Actor, TicketStatus
-from web.forms import MultipleFileField, show_errors
+from web.forms import MultipleFileField, quicken_selects, show_errors
 
 # The services name a refused upload `file`; the composer's field is `attachments`.
 _FIELD_ALIASES = {"file": "attachments"}
@@ -35,13 +35,15 @@ def show_refusal(form: forms.BaseForm, error: ApplicationError | ValidationError
 
 class DeskForm(forms.Form):
     """Several forms share a page (and field names such as `assignee` or `note`): each form's
-    ids start with its own prefix, so every label points at its own input."""
+    ids start with its own prefix, so every label points at its own input. Its selects are
+    rendered in Python (web.forms.QuickSelect)."""
 
     id_prefix = "desk"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
         super().__init__(*args, **kwargs)
+        quicken_selects(self)
 
 
 def _agent_choices(agents: Sequence[User]) -> list[tuple[str, str]]:

@@ -352,3 +352,53 @@ CELERY_BEAT_SCHEDULE["routing-assign-waiting"] = {
     # A sweep still queued when the next is due is dropped: the next one does its work.
     "options": {"expires": ROUTING_WAITING_SWEEP_SECONDS},
 }
+
+# ---------------------------------------------------------------- notifications (incidents.notify)
+# Outgoing webhooks are signed with HMAC-SHA256 of the raw body (X-Supportdesk-Signature)
+# with the contact method's secret, or this one.
+PAGING_WEBHOOK_SECRET = env.str("PAGING_WEBHOOK_SECRET", default="")
+PAGING_WEBHOOK_TIMEOUT_SECONDS = env.float("PAGING_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Webhook contact methods must be https, except to these hosts (e.g. a receiver on localhost).
+PAGING_WEBHOOK_HTTP_HOSTS = env.list("PAGING_WEBHOOK_HTTP_HOSTS", default=[])
+# SMS goes through a gateway reached by webhook: POST {"to", "body"} with the token as a
+# bearer token. With no URL, SMS deliveries fail (and say so).
+PAGING_SMS_GATEWAY_URL = env.str("PAGING_SMS_GATEWAY_URL", default="")
+PAGING_SMS_GATEWAY_TOKEN = env.str("PAGING_SMS_GATEWAY_TOKEN", default="")
+# Attempts per delivery; transient failures are retried after 30 s, 2 min, 8 min, …
+PAGING_DELIVERY_MAX_ATTEMPTS = env.int("PAGING_DELIVERY_MAX_ATTEMPTS", default=5)
+PAGING_DELIVERY_BACKOFF_SECONDS = env.float("PAGING_DELIVERY_BACKOFF_SECONDS", default=30.0)
+# A delivery taken by a worker that has not finished after this long is taken again.
+PAGING_DELIVERY_LEASE_SECONDS = env.int("PAGING_DELIVERY_LEASE_SECONDS", default=120)
+PAGING_DELIVERY_SWEEP_SECONDS = env.float("PAGING_DELIVERY_SWEEP_SECONDS", default=3.0)
+PAGING_DELIVERY_SWEEP_BATCH = env.int("PAGING_DELIVERY_SWEEP_BATCH", default=200)
+CELERY_TASK_ROUTES["notify.send_delivery"] = {"queue": "paging"}
+CELERY_TASK_ROUTES["notify.sweep"] = {"queue": "paging"}
+CELERY_BEAT_SCHEDULE["notify-sweep"] = {
+    "task": "notify.sweep",
+    "schedule": PAGING_DELIVERY_SWEEP_SECONDS,
+    "options": {"expires": 30},
+}
+
+# ---------------------------------------------------------------- paging (incidents.paging)
+# How often beat runs the sweeper that hands pages with a step or a reminder due to the
+# workers: a step whose scheduled task was lost runs at most about this much late (plus
+# PAGING_DISPATCH_LEASE_SECONDS when a worker died with the page in hand).
+PAGING_SWEEP_INTERVAL_SECONDS = env.float("PAGING_SWEEP_INTERVAL_SECONDS", default=5.0)
+PAGING_SWEEP_BATCH_SIZE = env.int("PAGING_SWEEP_BATCH_SIZE", default=2000)
+PAGING_SWEEP_TIME_BUDGET_SECONDS = env.float("PAGING_SWEEP_TIME_BUDGET_SECONDS", default=20.0)
+PAGING_SWEEP_PAGES_PER_TASK = env.int("PAGING_SWEEP_PAGES_PER_TASK", default=50)
+# A page handed to a worker is not handed over again before this (unless it is done).
+PAGING_DISPATCH_LEASE_SECONDS = env.int("PAGING_DISPATCH_LEASE_SECONDS", default=30)
+# One-click acknowledge / resolve links in notifications expire after this.
+PAGING_LINK_MAX_AGE_SECONDS = env.int("PAGING_LINK_MAX_AGE_SECONDS", default=3 * 24 * 3600)
+# Prometheus Alertmanager posts to /api/v1/pages/alertmanager/ with this bearer token;
+# empty: the endpoint answers 404.
+PAGING_ALERTMANAGER_TOKEN = env.str("PAGING_ALERTMANAGER_TOKEN", default="")
+CELERY_TASK_ROUTES["paging.advance_pages"] = {"queue": "paging"}
+CELERY_TASK_ROUTES["paging.sweep"] = {"queue": "paging"}
+CELERY_BEAT_SCHEDULE["paging-sweep"] = {
+    "task": "paging.sweep",
+    "schedule": PAGING_SWEEP_INTERVAL_SECONDS,
+    # A sweep still queued when the next is due is dropped: the next one does its work.
+    "options": {"expires": PAGING_SWEEP_INTERVAL_SECONDS * 2},
+}

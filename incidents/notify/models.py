@@ -202,7 +202,9 @@ class Notification(models.Model):
     key = models.CharField(max_length=200, unique=True)
     source = models.CharField(max_length=50, blank=True)
     source_id = models.BigIntegerField(null=True, blank=True)
-    actions = models.JSONField(default=dict, blank=True)
+    # [[label, url], …]: a list, because the order of the links matters (jsonb would sort
+    # an object's keys). `links` gives them as the dict callers pass in.
+    actions = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -213,6 +215,10 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+    @property
+    def links(self) -> dict[str, str]:
+        return {str(label): str(url) for label, url in self.actions or []}
 
 
 class DeliveryStatus(models.TextChoices):
@@ -251,6 +257,9 @@ class Delivery(models.Model):
     due_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # When the current attempt's sending began; empty while a claimed delivery waits for its
+    # worker, so that of two copies of its task only one takes it.
+    started_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     provider_response = models.TextField(blank=True)
     provider_id = models.CharField(max_length=200, blank=True)

@@ -81,7 +81,7 @@ def enqueue_sends(ids: list[int], attempts: list[int] | None = None) -> int:
 CLAIM_ONE_SQL = """
     UPDATE notify_delivery
     SET status = 'sending', attempts = attempts + 1, next_attempt_at = %(lease)s,
-        updated_at = %(now)s
+        started_at = %(now)s, updated_at = %(now)s
     WHERE id = %(id)s AND status IN ('pending', 'sending') AND next_attempt_at <= %(now)s
     RETURNING attempts
 """
@@ -98,7 +98,7 @@ CLAIM_BATCH_SQL = """
     )
     UPDATE notify_delivery AS d
     SET status = 'sending', attempts = d.attempts + 1, next_attempt_at = %(lease)s,
-        updated_at = %(now)s
+        started_at = NULL, updated_at = %(now)s
     FROM due
     WHERE d.id = due.id AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= %(now)s
     RETURNING d.id, d.attempts, d.channel
@@ -157,7 +157,7 @@ def sweep(*, now: datetime | None = None, batch: int | None = None) -> SweepResu
     claimed = claim_due(now=now, batch=batch)
     desk = [(i, a) for i, a, c in claimed if c == Channel.DESK]
     for delivery_id, attempt in desk:
-        send_claimed(delivery_id, attempt)
+        deliver(delivery_id=delivery_id, attempt=attempt)
     others = [(i, a) for i, a, c in claimed if c != Channel.DESK]
     enqueued = enqueue_sends([i for i, _ in others], [a for _, a in others])
     return SweepResult(claimed=len(claimed), sent_inline=len(desk), enqueued=enqueued)
@@ -175,9 +175,9 @@ def deliver(*, delivery_id: int, attempt: int | None = None) -> str | None:
         if attempt is None:
             return None
     elif not Delivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.SENDING, attempts=attempt
-    ).exists():
-        return None  # taken again since (its lease ended) or finished
+        pk=delivery_id, status=DeliveryStatus.SENDING, attempts=attempt, started_at__isnull=True
+    ).update(started_at=timezone.now()):
+        return None  # another copy of the task has it, it was taken again, or it is done
     return send_claimed(delivery_id, attempt)
 
 
@@ -212,7 +212,7 @@ def record(delivery: Delivery, attempt: int, outcome: Outcome) -> str:
             status=DeliveryStatus.SENT, sent_at=now, last_error="", next_attempt_at=now, **common
         )
         logger.info("delivery %s sent (%s, attempt %s)", delivery.pk, delivery.channel, attempt)
-        return DeliveryStatus.SENT
+        return "sent"
     retry = outcome.transient and attempt < settings.PAGING_DELIVERY_MAX_ATTEMPTS
     status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
     rows.filter(status=DeliveryStatus.SENDING, attempts=attempt).update(
@@ -229,7 +229,7 @@ def record(delivery: Delivery, attempt: int, outcome: Outcome) -> str:
         "; will retry" if retry else "",
         outcome.error,
     )
-    return status
+    return str(status.value)
 
 
 def _send(delivery: Delivery) -> Outcome:
@@ -270,7 +270,7 @@ def _send_email(delivery: Delivery) -> Outcome:
     notification = delivery.notification
     text = notification.body
     if notification.actions:
-        text = f"{text}\n\n{actions_text(notification.actions)}\n"
+        text = f"{text}\n\n{actions_text(notification.links)}\n"
     message = EmailMessage(
         subject=notification.subject,
         body=text,
@@ -306,7 +306,7 @@ def webhook_payload(delivery: Delivery) -> dict[str, Any]:
             "importance": notification.importance,
             "source": notification.source,
             "source_id": notification.source_id,
-            "actions": notification.actions,
+            "actions": notification.links,
             "created_at": notification.created_at.isoformat(),
         },
         "recipient": recipient.email if recipient is not None else None,
@@ -360,7 +360,7 @@ def _headers(delivery: Delivery) -> dict[str, str]:
 
 
 def encode(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
+    return json.dumps(payload, separators=(",", ":"), default=str).encode()
 
 
 def _send_webhook(delivery: Delivery) -> Outcome:
@@ -382,7 +382,7 @@ def sms_text(delivery: Delivery) -> str:
     notification = delivery.notification
     parts = [notification.subject]
     if notification.actions:
-        parts.append(actions_text(notification.actions))
+        parts.append(actions_text(notification.links))
     return "\n".join(parts)[:SMS_LIMIT]
 
 

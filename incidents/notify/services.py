@@ -132,7 +132,7 @@ def notify(
             key=key,
             source=source,
             source_id=source_id,
-            actions=dict(actions or {}),
+            actions=[[label, url] for label, url in (actions or {}).items()],
             created_at=now,
         )
     )

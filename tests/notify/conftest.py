@@ -55,7 +55,7 @@ class Receiver:
     answers: list[tuple[int, str, float]] = field(default_factory=lambda: [(200, "{}", 0.0)])
 
     def answer(self, *answers: tuple[int, str, float] | tuple[int, str]) -> None:
-        self.answers = [(a[0], a[1], a[2] if len(a) > 2 else 0.0) for a in answers]  # type: ignore[misc]
+        self.answers = [(a[0], a[1], a[2] if len(a) > 2 else 0.0) for a in answers]
 
 
 @pytest.fixture

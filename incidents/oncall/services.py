@@ -46,8 +46,9 @@ def _errors_of(exc: ValidationError) -> dict[str, list[str]]:
 
 
 def _merge(errors: dict[str, list[str]], more: dict[str, list[str]]) -> None:
+    """Add the model's errors for fields not already explained by a clearer message."""
     for field, messages in more.items():
-        errors.setdefault(field, []).extend(m for m in messages if m not in errors.get(field, []))
+        errors.setdefault(field, messages)
 
 
 def _is_agent(user: User) -> bool:
@@ -165,6 +166,7 @@ def layer_save(
         "starts_at": starts_at,
     }
     candidate = Layer(schedule=schedule, pk=layer.pk if layer else None, **data)
+    candidate._state.adding = layer is None
     try:
         candidate.full_clean()
     except ValidationError as exc:

@@ -31,15 +31,16 @@ REACTIONS: tuple[Reaction, ...] = (
     Reaction("ticket.merged", "slas.handlers.sync_ticket_clocks", queue="slas"),
     # The sweeper warned, once, that a clock is about to breach: tell the assignee.
     Reaction("sla.warning", "slas.notifications.tell_assignee_breach_near"),
-    # The sweeper recorded a breach, once (slas.services.sweep). Paging will page the
-    # on-call engineer on it: its reaction goes here when paging is built.
+    # The sweeper recorded a breach, once (slas.services.sweep): page by the ticket's
+    # severity (paging's routes); every breach of a ticket attaches to its open page.
+    Reaction("sla.breached", "incidents.paging.handlers.page_sla_breach", queue="paging"),
     # Routing: a breach moves the ticket one tier up, once per breach event (the escalation
     # remembers the event's id); nothing happens at the emergency tier.
     Reaction("sla.breached", "routing.handlers.escalate_on_sla_breach", queue="routing"),
     # An agent is back, takes more tickets or learned a skill: hand them waiting tickets.
     Reaction("agent.capacity_changed", "routing.handlers.assign_waiting_tickets", queue="routing"),
     # Routing also publishes `ticket.critical` (a ticket routed as critical goes to the
-    # emergency tier) and `ticket.escalated` (an agent or a breach changed its tier). Paging
-    # reacts to the first when it is built, e.g.
-    # Reaction("ticket.critical", "incidents.handlers.page_critical_ticket", queue="paging"),
+    # emergency tier) and `ticket.escalated` (an agent or a breach changed its tier). A
+    # critical ticket pages the on-call engineer, once per open page of the ticket.
+    Reaction("ticket.critical", "incidents.paging.handlers.page_critical_ticket", queue="paging"),
 )

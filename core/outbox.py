@@ -36,11 +36,20 @@ _RELAY_BATCH = 500
 @dataclass(frozen=True)
 class Reaction:
     """`handler` (a dotted path to `def handler(*, event: Event) -> None`) runs on `queue`
-    each time an event called `event` is published."""
+    each time an event called `event` is published; with `when` (a dotted path to
+    `def when(payload: dict) -> bool`), only for the events whose payload it accepts, so an
+    event the handler would ignore costs no delivery, message or task."""
 
     event: str
     handler: str
     queue: str = "default"
+    when: str = ""
+
+    def wants(self, payload: dict[str, Any]) -> bool:
+        if not self.when:
+            return True
+        accepts: Callable[[dict[str, Any]], bool] = import_string(self.when)
+        return accepts(payload)
 
 
 @cache
@@ -59,9 +68,10 @@ def reactions_to(name: str) -> tuple[Reaction, ...]:
 def publish(name: str, *, community_id: int | None = None, **payload: Any) -> Event | None:
     """Record an event and its deliveries in the current transaction.
 
-    Returns None when nothing reacts to the event: there is nothing to remember.
+    Returns None when nothing reacts to the event (or to this payload): there is nothing
+    to remember.
     """
-    reactions = reactions_to(name)
+    reactions = [r for r in reactions_to(name) if r.wants(payload)]
     if not reactions:
         return None
     event = Event.objects.create(name=name, payload=payload, community_id=community_id)

@@ -9,11 +9,30 @@ reaction that runs an hour late arms, pauses and meets clocks as of when things 
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.models import Event
 from slas.services.clocks import ticket_clocks_sync
+from slas.services.replay import RECOMPUTED_BY, status_change_moves_clocks
 
 
 def sync_ticket_clocks(*, event: Event) -> None:
     """Idempotent and order-proof: entries already applied are skipped, and a delivery that
     comes after a later one finds its entry applied already."""
     ticket_clocks_sync(ticket_id=int(event.payload["ticket_id"]))
+
+
+# Which events are worth a sync (`when` of the reactions in supportdesk/events.py). An event
+# left out is not lost: its audit entry is replayed, at its own time, by the next sync.
+
+
+def status_change_matters(payload: dict[str, Any]) -> bool:
+    return status_change_moves_clocks(
+        transition=payload.get("transition", ""),
+        previous=payload.get("previous", ""),
+        status=payload.get("status", ""),
+    )
+
+
+def update_matters(payload: dict[str, Any]) -> bool:
+    return bool(RECOMPUTED_BY & set(payload.get("fields", ())))

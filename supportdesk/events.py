@@ -21,13 +21,25 @@ REACTIONS: tuple[Reaction, ...] = (
     Reaction("ticket.merged", "tickets.notifications.tell_requester_merged"),
     # SLA clocks: arm (submitted, opened, approved), pause and resume (waiting on the
     # customer), meet (public replies, resolve), recompute (severity, kind), cancel (merged).
-    # One reaction replays the ticket's audit trail in order, so each is idempotent.
+    # One reaction replays the ticket's audit trail in order, so each is idempotent; the
+    # status changes and field changes that cannot move a clock (new → assigned, a new
+    # tier) are left for the next sync to replay rather than synced on their own.
     Reaction("ticket.opened", "slas.handlers.sync_ticket_clocks", queue="slas"),
     Reaction("ticket.approval_requested", "slas.handlers.sync_ticket_clocks", queue="slas"),
     Reaction("ticket.approved", "slas.handlers.sync_ticket_clocks", queue="slas"),
-    Reaction("ticket.status_changed", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    Reaction(
+        "ticket.status_changed",
+        "slas.handlers.sync_ticket_clocks",
+        queue="slas",
+        when="slas.handlers.status_change_matters",
+    ),
     Reaction("ticket.message_added", "slas.handlers.sync_ticket_clocks", queue="slas"),
-    Reaction("ticket.updated", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    Reaction(
+        "ticket.updated",
+        "slas.handlers.sync_ticket_clocks",
+        queue="slas",
+        when="slas.handlers.update_matters",
+    ),
     Reaction("ticket.merged", "slas.handlers.sync_ticket_clocks", queue="slas"),
     # The sweeper warned, once, that a clock is about to breach: tell the assignee.
     Reaction("sla.warning", "slas.notifications.tell_assignee_breach_near"),

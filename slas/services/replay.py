@@ -33,6 +33,10 @@ WORKING = frozenset(ACTIVE)
 ALWAYS_PAUSED = frozenset({TicketStatus.WAITING_ON_CUSTOMER})
 PAUSED_IF_POLICY_SAYS = frozenset({TicketStatus.PENDING})
 PAUSABLE = (Metric.NEXT_UPDATE, Metric.RESOLUTION)
+# A ticket's fields whose change recomputes its clocks (the policy is matched on them).
+RECOMPUTED_BY = frozenset({"severity", "kind"})
+# Transitions that arm, meet, cancel or reopen clocks whatever the statuses.
+_CLOCK_TRANSITIONS = frozenset({"approve", "decline", "merge", "reopen", "resolve", "close"})
 # Audit entries written by one service call, in one transaction, lie this close together.
 SAME_CHANGE_WITHIN = timedelta(seconds=1)
 
@@ -49,6 +53,22 @@ def rule_of_target(target: SLATarget) -> TargetRule:
 
 def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
+
+
+def _standing(status: str) -> tuple[bool, bool, bool]:
+    """What a status means to the clocks (see ClockReplay.reconcile)."""
+    return status in WORKING, status in ALWAYS_PAUSED, status in PAUSED_IF_POLICY_SAYS
+
+
+def status_change_moves_clocks(*, transition: str, previous: str, status: str) -> bool:
+    """Whether replaying this status change can change a clock. False for a change between
+    statuses the clocks treat alike (new → assigned, open → in progress): the replay would
+    note the status and do nothing else, and the next change that matters replays it."""
+    return (
+        transition in _CLOCK_TRANSITIONS
+        or status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+        or _standing(previous) != _standing(status)
+    )
 
 
 def same_change(entry: TicketEvent, following: TicketEvent) -> bool:
@@ -92,7 +112,7 @@ class ClockReplay:
             )
         elif entry.kind == TicketEvent.Kind.UPDATED:
             changes: dict[str, list[Any]] = data.get("changes", {})
-            if not {"severity", "kind"} & set(changes):
+            if not RECOMPUTED_BY & set(changes):
                 return
             what = []
             for field in ("severity", "kind"):

@@ -16,7 +16,17 @@ def fail(*, event: Event) -> None:
     raise RuntimeError("the mail server said no")
 
 
+def measure(*, event: Event) -> None:
+    calls.append(event.pk)
+
+
+def only_big(payload: dict) -> bool:
+    return payload.get("size", 0) > 10
+
+
 REACTIONS = (
     Reaction("thing.happened", f"{__name__}.record", "slas"),
     Reaction("thing.broke", f"{__name__}.fail"),
+    Reaction("thing.grew", f"{__name__}.record", "slas"),
+    Reaction("thing.grew", f"{__name__}.measure", "routing", when=f"{__name__}.only_big"),
 )

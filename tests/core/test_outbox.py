@@ -51,6 +51,28 @@ def test_publishing_writes_the_event_and_one_delivery_per_reaction(
     assert delivery.enqueued_at is not None
 
 
+@pytest.mark.parametrize(("size", "queues"), [(3, ["slas"]), (11, ["slas", "routing"])])
+def test_a_reaction_with_a_condition_gets_a_delivery_only_for_the_payloads_it_accepts(
+    size, queues
+):
+    event = outbox.publish("thing.grew", community_id=7, size=size)
+
+    assert event is not None
+    assert list(event.deliveries.order_by("pk").values_list("queue", flat=True)) == queues
+
+
+def test_an_event_whose_only_reaction_declines_it_leaves_no_row(settings):
+    settings.EVENT_REACTIONS = "tests.core.test_outbox.CONDITIONAL_ONLY"
+    outbox._reactions_by_event.cache_clear()
+
+    assert outbox.publish("thing.grew", community_id=7, size=1) is None
+    assert not Event.objects.exists()
+    assert outbox.publish("thing.grew", community_id=7, size=12) is not None
+
+
+CONDITIONAL_ONLY = (handlers.REACTIONS[-1],)
+
+
 def test_nothing_is_published_when_the_transaction_rolls_back(
     django_capture_on_commit_callbacks, enqueued
 ):

@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),
     path("page-links/", include("incidents.paging.urls")),
+    path("oncall/", include("incidents.oncall.urls")),
     path("", include("web.urls")),
 ]
 

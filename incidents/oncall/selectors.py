@@ -166,9 +166,13 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
 def schedules_for(user: User) -> QuerySet[Schedule]:
     """The schedules a person takes part in: in a layer's rotation, or with an override
     that has not ended."""
+    return schedules_of(user, since=timezone.now())
+
+
+def schedules_of(user: User, *, since: datetime) -> QuerySet[Schedule]:
+    """The schedules `user` is in a rotation of, or has an override on ending after `since`."""
     return Schedule.objects.filter(
-        Q(layers__participants__user=user)
-        | Q(overrides__user=user, overrides__end__gt=timezone.now())
+        Q(layers__participants__user=user) | Q(overrides__user=user, overrides__end__gt=since)
     ).distinct()
 
 
@@ -214,7 +218,7 @@ def on_call_board(now: datetime) -> list[OnCallNow]:
 
 def upcoming_shifts_of(user: User, start: datetime, end: datetime) -> list[tuple[Schedule, Shift]]:
     """A person's own shifts (in the final schedules) over [start, end), by start."""
-    schedules = list(schedules_for(user).order_by("name"))
+    schedules = list(schedules_of(user, since=start).order_by("name"))
     loaded = plans_for(schedules, start, end)
     mine = [
         (schedule, shift)

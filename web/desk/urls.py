@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.desk.views import queue, routing, ticket
+from web.desk.views import notify, queue, routing, ticket
 
 app_name = "desk"
 
@@ -24,4 +24,20 @@ urlpatterns = [
     path("tickets/<str:reference>/merge/", ticket.merge, name="merge"),
     path("tickets/<str:reference>/reroute/", routing.reroute, name="reroute"),
     path("tickets/<str:reference>/escalate/", routing.escalate, name="escalate"),
+    path("notifications/", notify.notifications, name="notifications"),
+    path("notifications/read/", notify.mark_read, name="notifications_read"),
+    path("notifications/badge/", notify.badge, name="notifications_badge"),
+    path("notifications/rules/", notify.rules, name="notify_rules"),
+    path("notifications/rules/add/", notify.rule_add, name="notify_rule_add"),
+    path("notifications/rules/<int:rule_id>/move/", notify.rule_move, name="notify_rule_move"),
+    path(
+        "notifications/rules/<int:rule_id>/delete/", notify.rule_delete, name="notify_rule_delete"
+    ),
+    path("notifications/contacts/add/", notify.contact_add, name="notify_contact_add"),
+    path(
+        "notifications/contacts/<int:method_id>/delete/",
+        notify.contact_delete,
+        name="notify_contact_delete",
+    ),
+    path("notifications/test/", notify.send_test, name="notify_test"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.desk.views import notify, queue, routing, ticket
+from web.desk.views import notify, paging, queue, routing, ticket
 
 app_name = "desk"
 
@@ -40,4 +40,12 @@ urlpatterns = [
         name="notify_contact_delete",
     ),
     path("notifications/test/", notify.send_test, name="notify_test"),
+    path("pages/", paging.pages, name="pages"),
+    path("pages/count/", paging.pages_count, name="pages_count"),
+    path("pages/figures/", paging.figures, name="page_figures"),
+    path("pages/<int:page_id>/", paging.page, name="page"),
+    path("pages/<int:page_id>/acknowledge/", paging.acknowledge, name="page_acknowledge"),
+    path("pages/<int:page_id>/unacknowledge/", paging.unacknowledge, name="page_unacknowledge"),
+    path("pages/<int:page_id>/resolve/", paging.resolve, name="page_resolve"),
+    path("pages/<int:page_id>/silence/", paging.silence, name="page_silence"),
 ]

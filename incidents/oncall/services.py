@@ -60,7 +60,7 @@ def _is_agent(user: User) -> bool:
 SCHEDULE_FIELDS = ("name", "time_zone", "description", "backup_of")
 
 
-def _check_backup(schedule: Schedule | None, backup_of: Schedule | None) -> None:
+def schedule_backup_check(schedule: Schedule | None, backup_of: Schedule | None) -> None:
     if backup_of is None:
         return
     if schedule is not None and schedule.pk is not None:
@@ -96,7 +96,7 @@ def schedule_update(
     if unknown:
         raise TypeError(f"Unknown schedule fields: {sorted(unknown)}")
     if "backup_of" in data:
-        _check_backup(schedule, data["backup_of"])
+        schedule_backup_check(schedule, data["backup_of"])
     with transaction.atomic():
         schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
         schedule._history_user = actor  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.desk.views import notify, paging, queue, routing, ticket
+from web.desk.views import notify, oncall, paging, queue, routing, ticket
 
 app_name = "desk"
 
@@ -48,4 +48,15 @@ urlpatterns = [
     path("pages/<int:page_id>/unacknowledge/", paging.unacknowledge, name="page_unacknowledge"),
     path("pages/<int:page_id>/resolve/", paging.resolve, name="page_resolve"),
     path("pages/<int:page_id>/silence/", paging.silence, name="page_silence"),
+    path("oncall/", oncall.now, name="oncall"),
+    path(
+        "oncall/schedules/<int:schedule_id>/", oncall.schedule_calendar_page, name="oncall_calendar"
+    ),
+    path("oncall/cover/", oncall.cover, name="oncall_cover"),
+    path("oncall/schedules/<int:schedule_id>/handoff/", oncall.handoff, name="oncall_handoff"),
+    path(
+        "oncall/handoffs/<int:note_id>/acknowledge/",
+        oncall.handoff_acknowledge,
+        name="oncall_handoff_acknowledge",
+    ),
 ]

@@ -125,52 +125,61 @@ def delivery_run(*, delivery_id: int) -> bool:
 
     The row lock (SKIP LOCKED) keeps two workers from running the same delivery, and the
     state check makes a repeated message a no-op. The handler's writes and the "done" mark
-    commit together; if the handler fails, its writes roll back and the failure is counted,
-    to be retried with backoff until OUTBOX_MAX_ATTEMPTS.
+    commit together. If the handler fails, the whole transaction rolls back (no savepoint
+    around the handler: a delivery is one transaction) and the failure is counted in a new
+    one, to be retried with backoff until OUTBOX_MAX_ATTEMPTS.
     """
-    with transaction.atomic():
-        delivery = (
-            EventDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("event")
-            .filter(pk=delivery_id, state=EventDelivery.State.PENDING)
-            .first()
-        )
-        if delivery is None:
-            return False
-        handler: Callable[..., None] = import_string(delivery.handler)
-        try:
-            with transaction.atomic():
-                handler(event=delivery.event)
-        except Exception as exc:  # noqa: BLE001 - any handler failure is recorded and retried
-            _record_failure(delivery, exc)
-            return False
-        delivery.state = EventDelivery.State.DONE
-        delivery.attempts += 1
-        delivery.done_at = timezone.now()
-        delivery.save(update_fields=["state", "attempts", "done_at"])
+    try:
+        with transaction.atomic():
+            delivery = (
+                EventDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("event")
+                .filter(pk=delivery_id, state=EventDelivery.State.PENDING)
+                .first()
+            )
+            if delivery is None:
+                return False
+            handler: Callable[..., None] = import_string(delivery.handler)
+            handler(event=delivery.event)
+            delivery.state = EventDelivery.State.DONE
+            delivery.attempts += 1
+            delivery.done_at = timezone.now()
+            delivery.save(update_fields=["state", "attempts", "done_at"])
+    except Exception as exc:  # noqa: BLE001 - any handler failure is recorded and retried
+        _record_failure(delivery_id, exc)
+        return False
     return True
 
 
-def _record_failure(delivery: EventDelivery, exc: Exception) -> None:
-    delivery.attempts += 1
-    delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-    if delivery.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-        delivery.state = EventDelivery.State.FAILED
-        logger.error(
-            "Event delivery %s (%s) failed for good after %d attempts",
-            delivery.pk, delivery.handler, delivery.attempts, exc_info=exc,
-        )  # fmt: skip
-    else:
-        backoff = timedelta(seconds=min(2**delivery.attempts * 5, 3600))
-        delivery.next_attempt_at = timezone.now() + backoff
-        logger.warning(
-            "Event delivery %s (%s) failed, attempt %d, retrying in %s",
-            delivery.pk, delivery.handler, delivery.attempts, backoff, exc_info=exc,
-        )  # fmt: skip
-    delivery.enqueued_at = None
-    delivery.save(
-        update_fields=["attempts", "last_error", "state", "next_attempt_at", "enqueued_at"]
-    )
+def _record_failure(delivery_id: int, exc: Exception) -> None:
+    with transaction.atomic():
+        delivery = (
+            EventDelivery.objects.select_for_update(skip_locked=True)
+            .filter(pk=delivery_id, state=EventDelivery.State.PENDING)
+            .first()
+        )
+        if delivery is None:  # another worker has it now, or it is done
+            logger.warning("Event delivery %s failed: %s", delivery_id, exc, exc_info=exc)
+            return
+        delivery.attempts += 1
+        delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if delivery.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+            delivery.state = EventDelivery.State.FAILED
+            logger.error(
+                "Event delivery %s (%s) failed for good after %d attempts",
+                delivery.pk, delivery.handler, delivery.attempts, exc_info=exc,
+            )  # fmt: skip
+        else:
+            backoff = timedelta(seconds=min(2**delivery.attempts * 5, 3600))
+            delivery.next_attempt_at = timezone.now() + backoff
+            logger.warning(
+                "Event delivery %s (%s) failed, attempt %d, retrying in %s",
+                delivery.pk, delivery.handler, delivery.attempts, backoff, exc_info=exc,
+            )  # fmt: skip
+        delivery.enqueued_at = None
+        delivery.save(
+            update_fields=["attempts", "last_error", "state", "next_attempt_at", "enqueued_at"]
+        )
 
 
 def delivery_retry(*, delivery_id: int) -> bool:

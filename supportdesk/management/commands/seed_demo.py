@@ -102,7 +102,12 @@ TICKETS: list[dict[str, Any]] = [
 
 # Each capability's own demo data: a dotted path to a function taking no arguments, run
 # after communities and people exist and before the demo tickets are opened. Idempotent.
-DEMO_SEEDERS: list[str] = ["routing.demo.seed", "slas.demo.seed", "incidents.notify.demo.seed"]
+DEMO_SEEDERS: list[str] = [
+    "routing.demo.seed",
+    "slas.demo.seed",
+    "incidents.notify.demo.seed",
+    "incidents.oncall.demo.seed",
+]
 
 MACROS = [
     ("Acknowledge", "Hello {{ requester.first_name }},\n\nThanks for your request {{ ticket.reference }}. "

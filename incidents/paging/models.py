@@ -209,7 +209,7 @@ class EscalationStep(models.Model):
             ),
             _kind_has(
                 "wait",
-                Q(wait_minutes__gt=0),
+                Q(wait_minutes__isnull=False, wait_minutes__gt=0),
                 "step_wait_positive",
                 "A wait is a positive number of minutes.",
             ),
@@ -225,7 +225,7 @@ class EscalationStep(models.Model):
             ),
             _kind_has(
                 "repeat",
-                Q(repeat_times__gte=1, repeat_times__lte=MAX_REPEATS),
+                Q(repeat_times__isnull=False, repeat_times__gte=1, repeat_times__lte=MAX_REPEATS),
                 "step_repeat_times_range",
                 f"Repeat 1 to {MAX_REPEATS} times.",
             ),

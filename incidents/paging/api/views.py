@@ -221,6 +221,9 @@ class AlertmanagerApi(APIView):
     # Alertmanager batches and retries by itself; an alert storm must not be refused.
     throttle_classes: list[type] = []
 
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="alertmanager"'
+
     def _check_token(self, request: Request) -> None:
         expected = settings.PAGING_ALERTMANAGER_TOKEN
         if not expected:

@@ -74,7 +74,7 @@ def page_advance(*, page_id: int) -> int:
         from incidents.paging.services.pages import page_remind
 
         page_remind(page_id=page_id)
-        return 0
+        # A reminder nobody confirmed put the page back to triggered: go on at once.
     return page_escalate(page_id=page_id)
 
 

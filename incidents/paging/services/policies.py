@@ -69,8 +69,11 @@ def _validate(instance: Any, *, exclude: Iterable[str] = ()) -> None:
     try:
         instance.full_clean(exclude=list(exclude))
     except ValidationError as exc:
-        field, messages = next(iter(exc.message_dict.items()))
-        raise PolicyInvalid(messages[0], field=None if field == "__all__" else field) from exc
+        field, errors = next(iter(exc.error_dict.items()))
+        first = errors[0]
+        error = PolicyInvalid(" ".join(first.messages), field=None if field == "__all__" else field)
+        error.code = first.code or "invalid"
+        raise error from exc
 
 
 @transaction.atomic
@@ -103,7 +106,11 @@ def policy_create(
         step = EscalationStep(policy=policy, **fields)
         _validate(step, exclude=["policy"])
         if step.kind == StepKind.NOTIFY_USERS and not users:
-            raise PolicyInvalid(f"Step {step.position}: name the people to notify.", field="users")
+            error = PolicyInvalid(
+                f"Step {step.position}: name the people to notify.", field="users"
+            )
+            error.code = "required"
+            raise error
         built.append((step, users))
     steps_check([step for step, _ in built])
     policy.save()

@@ -107,6 +107,8 @@ DEMO_SEEDERS: list[str] = [
     "slas.demo.seed",
     "incidents.notify.demo.seed",
     "incidents.oncall.demo.seed",
+    # After the on-call demo: its policies page the "Primary" and "Backup" schedules.
+    "incidents.paging.demo.seed",
 ]
 
 MACROS = [

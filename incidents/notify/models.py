@@ -270,7 +270,7 @@ class Delivery(models.Model):
 
     class Meta:
         verbose_name_plural = "deliveries"
-        ordering = ("notification", "step", "id")
+        ordering = ("notification_id", "step", "id")
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"

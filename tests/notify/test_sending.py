@@ -535,3 +535,30 @@ def test_the_tasks_run_on_the_paging_queue_and_the_sweep_every_few_seconds(setti
         settings.PAGING_DELIVERY_SWEEP_SECONDS,
     )
     assert Delivery._meta.db_table == "notify_delivery"
+
+
+# ---------------------------------------------------------------- a broker that is down
+
+
+@pytest.mark.django_db
+def test_a_delivery_the_broker_never_got_is_sent_by_the_sweeper(
+    person, sends, django_capture_on_commit_callbacks, caplog
+):
+    with (
+        time_machine.travel(T0, tick=False) as clock,
+        mock.patch.object(sending, "_publish", side_effect=ConnectionError("redis is down")),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            notification = notify(recipient=person, subject="Hub down", body="", key="lost")
+        email = notification.deliveries.get(channel="email")
+        assert f"delivery {email.pk} not enqueued; the sweeper will send it" in caplog.text
+        clock.shift(3)
+    assert reload(email).status == "pending"
+
+    with time_machine.travel(T0 + timedelta(seconds=3), tick=False):
+        result = sweep()
+        assert (result.claimed, result.enqueued) == (1, 1)
+        run_due(sends)
+
+    assert reload(email).status == "sent"
+    assert len(mail.outbox) == 1

@@ -39,6 +39,7 @@ from incidents.oncall.rotation import final_shifts
 from incidents.oncall.selectors import on_call, plan_for
 from incidents.oncall.services import (
     WindowSpec,
+    layer_delete,
     layer_save,
     override_create,
     override_delete,
@@ -314,6 +315,13 @@ class LayerAdmin(SimpleHistoryAdmin):  # type: ignore[misc]
         self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
     ) -> Any:
         return construct_change_message(form, [], add)
+
+    def delete_model(self, request: HttpRequest, obj: Layer) -> None:
+        layer_delete(layer=obj, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Layer]) -> None:
+        for layer in queryset:
+            layer_delete(layer=layer, actor=_actor(request))
 
 
 # ---------------------------------------------------------------- overrides and notes

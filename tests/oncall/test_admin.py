@@ -154,3 +154,12 @@ def test_handoff_notes_are_shown_read_only(admin_client, team):
     html = text(admin_client.get(f"/admin/oncall/handoffnote/{note.pk}/change/"))
     assert "Disk" in html
     assert 'name="follow_ups"' not in html
+
+
+def test_deleting_a_layer_in_the_admin_keeps_who_did_it(admin_client, team):
+    response = admin_client.post(f"/admin/oncall/layer/{team.day.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Layer.objects.filter(pk=team.day.pk).exists()
+    deleted = Layer.history.get(id=team.day.pk, history_type="-")
+    assert deleted.history_user.is_superuser
+    assert LayerParticipant.history.filter(layer_id=team.day.pk, history_type="-").count() == 1

@@ -292,3 +292,30 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, team):
         response = getattr(client, method)(url, data)
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_on_call_page_and_the_note_form_list_the_open_pages(client, team, at_now):
+    from incidents.paging.models import Page
+
+    now = berlin(NOW)
+    for n, (state, when) in enumerate(
+        (
+            ("triggered", {}),
+            ("acknowledged", {"acknowledged_at": now}),
+            ("resolved", {"resolved_at": now}),
+        )
+    ):
+        Page.objects.create(
+            cause="integration", dedup_key=f"disk-{n}", title=f"Disk full on db-{n}",
+            severity="critical", state=state, **when,
+        )  # fmt: skip
+    desk = signed_in(client, team.ben)
+    for url in (
+        "/desk/oncall/",
+        f"/desk/oncall/schedules/{team.schedule.pk}/handoff/?at=2026-01-13T09:00:00Z",
+    ):
+        html = text(desk.get(url))
+        pages = found(r'<ul class="open-pages">(.*?)</ul>', html).group(1)
+        assert re.findall(r'<a href="/desk/pages/\d+/">([^<]+)</a> <span class="badge">(\w+)</span>', pages) == [
+            ("Disk full on db-0", "Triggered"), ("Disk full on db-1", "Acknowledged"),
+        ], url  # fmt: skip

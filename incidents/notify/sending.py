@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import smtplib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,16 +152,33 @@ class SweepResult:
     enqueued: int
 
 
-def sweep(*, now: datetime | None = None, batch: int | None = None) -> SweepResult:
-    """Claim what is due and hand it to the workers (desk deliveries are sent here: there is
-    no one to call). Run by beat every PAGING_DELIVERY_SWEEP_SECONDS."""
-    claimed = claim_due(now=now, batch=batch)
-    desk = [(i, a) for i, a, c in claimed if c == Channel.DESK]
-    for delivery_id, attempt in desk:
-        deliver(delivery_id=delivery_id, attempt=attempt)
-    others = [(i, a) for i, a, c in claimed if c != Channel.DESK]
-    enqueued = enqueue_sends([i for i, _ in others], [a for _, a in others])
-    return SweepResult(claimed=len(claimed), sent_inline=len(desk), enqueued=enqueued)
+def sweep(
+    *, now: datetime | None = None, batch: int | None = None, time_budget: float | None = None
+) -> SweepResult:
+    """Claim what is due, batch by batch, and hand it to the workers (desk deliveries are
+    sent here: there is no one to call). Run by beat every PAGING_DELIVERY_SWEEP_SECONDS;
+    stops after `time_budget` seconds (PAGING_DELIVERY_SWEEP_TIME_BUDGET_SECONDS), and the
+    next sweep carries on."""
+    size = batch or settings.PAGING_DELIVERY_SWEEP_BATCH
+    budget = (
+        time_budget
+        if time_budget is not None
+        else settings.PAGING_DELIVERY_SWEEP_TIME_BUDGET_SECONDS
+    )
+    started = time.monotonic()
+    claimed_count = inline = enqueued = 0
+    while True:
+        claimed = claim_due(now=now, batch=size)
+        desk = [(i, a) for i, a, c in claimed if c == Channel.DESK]
+        for delivery_id, attempt in desk:
+            deliver(delivery_id=delivery_id, attempt=attempt)
+        others = [(i, a) for i, a, c in claimed if c != Channel.DESK]
+        enqueued += enqueue_sends([i for i, _ in others], [a for _, a in others])
+        claimed_count += len(claimed)
+        inline += len(desk)
+        if len(claimed) < size or time.monotonic() - started >= budget:
+            break
+    return SweepResult(claimed=claimed_count, sent_inline=inline, enqueued=enqueued)
 
 
 # ---------------------------------------------------------------- sending

@@ -371,6 +371,10 @@ PAGING_DELIVERY_BACKOFF_SECONDS = env.float("PAGING_DELIVERY_BACKOFF_SECONDS", d
 PAGING_DELIVERY_LEASE_SECONDS = env.int("PAGING_DELIVERY_LEASE_SECONDS", default=120)
 PAGING_DELIVERY_SWEEP_SECONDS = env.float("PAGING_DELIVERY_SWEEP_SECONDS", default=3.0)
 PAGING_DELIVERY_SWEEP_BATCH = env.int("PAGING_DELIVERY_SWEEP_BATCH", default=200)
+# One sweep claims batch after batch for at most this long; the next sweep carries on.
+PAGING_DELIVERY_SWEEP_TIME_BUDGET_SECONDS = env.float(
+    "PAGING_DELIVERY_SWEEP_TIME_BUDGET_SECONDS", default=10.0
+)
 CELERY_TASK_ROUTES["notify.send_delivery"] = {"queue": "paging"}
 CELERY_TASK_ROUTES["notify.sweep"] = {"queue": "paging"}
 CELERY_BEAT_SCHEDULE["notify-sweep"] = {

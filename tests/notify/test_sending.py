@@ -562,3 +562,51 @@ def test_a_delivery_the_broker_never_got_is_sent_by_the_sweeper(
 
     assert reload(email).status == "sent"
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_sweep_claims_batch_after_batch_until_nothing_is_due(sends):
+    with time_machine.travel(T0, tick=False):
+        deliveries = [
+            send_webhook(url="https://h.example/", payload={}, key=f"k{n}") for n in range(12)
+        ]
+        sends.clear()
+        result = sweep(batch=5)
+
+    assert (result.claimed, result.enqueued) == (12, 12)
+    assert sorted(i for i, _ in sends) == sorted(d.pk for d in deliveries)
+
+
+@pytest.mark.django_db
+def test_a_sweep_stops_at_its_time_budget(sends):
+    with time_machine.travel(T0, tick=False):
+        for n in range(12):
+            send_webhook(url="https://h.example/", payload={}, key=f"k{n}")
+        result = sweep(batch=5, time_budget=0)
+
+    assert result.claimed == 5
+
+
+@pytest.mark.django_db
+def test_the_sweeps_claim_reads_the_partial_index_of_due_deliveries():
+    """Sent deliveries are most of the table and none of the index."""
+    from incidents.notify.models import Notification
+
+    notifications = Notification.objects.bulk_create(
+        Notification(subject="x", key=f"old{n}") for n in range(3000)
+    )
+    Delivery.objects.bulk_create(
+        Delivery(notification=n, channel="email", address="a@b.example", status="sent",
+                 sent_at=T0, idempotency_key=f"{n.key}/0", next_attempt_at=T0)
+        for n in notifications
+    )  # fmt: skip
+    send_webhook(url="https://h.example/", payload={}, key="due")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE notify_delivery")
+        cursor.execute(
+            "EXPLAIN " + sending.CLAIM_BATCH_SQL,
+            {"now": T0 + timedelta(days=1), "lease": T0, "batch": 200},
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "delivery_sweep_due" in plan, plan

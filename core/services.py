@@ -16,9 +16,10 @@ M = TypeVar("M", bound=models.Model)
 
 
 def model_update(
-    *, instance: M, fields: Iterable[str], data: Mapping[str, Any]
+    *, instance: M, fields: Iterable[str], data: Mapping[str, Any], save: bool = True
 ) -> tuple[M, list[str]]:
-    """Copy the given fields from `data` onto `instance`, validate, and save what changed.
+    """Copy the given fields from `data` onto `instance`, validate, and save what changed
+    (with `save` False, the caller saves: the changed fields and `updated_at`).
 
     Returns the instance and the names of the fields that changed. Fields absent from
     `data` are left alone. An `updated_at` field, when the model has one, is bumped. Only
@@ -42,7 +43,8 @@ def model_update(
     if any(f.name == "updated_at" for f in instance._meta.get_fields()):
         instance.updated_at = timezone.now()  # type: ignore[attr-defined]
         update_fields.append("updated_at")
-    instance.save(update_fields=update_fields)
+    if save:
+        instance.save(update_fields=update_fields)
     return instance, changed
 
 

@@ -244,16 +244,14 @@ def ticket_route(
             "severity": ticket.severity,
             "tier": ticket.tier,
         }
-        community = ticket.community
-        ticket = _apply(ticket, plan, actor)
-        ticket.community = community  # ticket_update hands back a fresh row
-        assignment = _assign(
+        assignment = _decide(
             ticket=ticket,
             tier=plan.tier,
             team=plan.team,
             skill=plan.required_skill,
             may_be_waiting=trigger not in FIRST_RUN,
         )
+        ticket = _apply(ticket, plan, actor, assignment)
         decision = RoutingDecision.objects.create(
             ticket=ticket,
             trigger=trigger,
@@ -308,7 +306,8 @@ def _keep_escalated_tier(ticket: Ticket, plan: Plan) -> None:
     plan.team = None
 
 
-def _apply(ticket: Ticket, plan: Plan, actor: User | None) -> Ticket:
+def _apply(ticket: Ticket, plan: Plan, actor: User | None, assignment: Assignment) -> Ticket:
+    """The plan's fields and the assignee, in one ticket_update (one write)."""
     data: dict[str, Any] = {}
     if plan.category is not None and plan.category.pk != ticket.category_id:
         data["category"] = plan.category
@@ -318,6 +317,8 @@ def _apply(ticket: Ticket, plan: Plan, actor: User | None) -> Ticket:
         data["tier"] = plan.tier
     if plan.tags:
         data["tags"] = [*ticket.tags, *plan.tags]
+    if assignment.reassign:
+        data["assignee"] = assignment.assignee
     if not data:
         return ticket
     fired = ", ".join(f["name"] for f in plan.fired) or "none"
@@ -332,6 +333,8 @@ class Assignment:
     assignee: Any  # User | None
     explanation: str
     candidates: list[dict[str, Any]]
+    # The ticket's assignee is to change to `assignee` (ticket_assign or ticket_update).
+    reassign: bool = False
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -360,7 +363,7 @@ def assigned_by_hand(ticket: Ticket) -> bool:
     return actor_id is not None or data.get("assignee") != ticket.assignee_id
 
 
-def _assign(
+def _decide(
     *,
     ticket: Ticket,
     tier: str,
@@ -369,9 +372,10 @@ def _assign(
     now: datetime | None = None,
     may_be_waiting: bool = True,
 ) -> Assignment:
-    """Give the ticket to the best candidate, keep a manual (or still fitting automatic)
-    assignment, or put the ticket in the waiting queue. The caller holds the ticket's lock.
-    `may_be_waiting` False: the ticket cannot be in the queue yet (its first run)."""
+    """Choose who gets the ticket: the best candidate (claimed), its manual (or still
+    fitting automatic) assignee, or nobody for now (the ticket joins the waiting queue).
+    The caller holds the ticket's lock, and gives the ticket to `assignee` when `reassign`
+    says so. `may_be_waiting` False: the ticket cannot be in the queue yet (its first run)."""
     now = now or timezone.now()
 
     def leave_queue() -> None:
@@ -420,16 +424,31 @@ def _assign(
     candidates = [c.as_dict() for c in pick.candidates[:_CANDIDATES_KEPT]]
     if pick.winner is not None:
         AgentProfile.objects.filter(pk=pick.winner.profile_id).update(last_assigned_at=now)
-        ticket_assign(ticket=ticket.pk, assignee=pick.winner.user, actor=None)
         leave_queue()
         return Assignment(
-            RoutingDecision.Outcome.ASSIGNED, pick.winner.user, pick.explanation, candidates
+            RoutingDecision.Outcome.ASSIGNED,
+            pick.winner.user,
+            pick.explanation,
+            candidates,
+            reassign=pick.winner.user.pk != ticket.assignee_id,
         )
-    if ticket.assignee_id is not None:
-        # Routing gave it to someone who no longer fits (a new tier, team or skill).
-        ticket_assign(ticket=ticket.pk, assignee=None, actor=None)
     _wait(ticket=ticket, tier=tier, team=team, pick=pick, now=now)
-    return Assignment(RoutingDecision.Outcome.WAITING, None, pick.explanation, candidates)
+    return Assignment(
+        RoutingDecision.Outcome.WAITING,
+        None,
+        pick.explanation,
+        candidates,
+        # Routing gave it to someone who no longer fits (a new tier, team or skill).
+        reassign=ticket.assignee_id is not None,
+    )
+
+
+def _assign(*, ticket: Ticket, tier: str, team: Team | None, skill: Skill | None) -> Assignment:
+    """_decide, and give the ticket to whom it decided."""
+    assignment = _decide(ticket=ticket, tier=tier, team=team, skill=skill)
+    if assignment.reassign:
+        ticket_assign(ticket=ticket.pk, assignee=assignment.assignee, actor=None)
+    return assignment
 
 
 def _wait(*, ticket: Ticket, tier: str, team: Team | None, pick: Pick, now: datetime) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -116,6 +117,22 @@ def ticket_open(
 
 def apply_transition(*, ticket: Ticket, name: str, actor: User | None, note: str = "") -> Ticket:
     """Apply transition `name` to a ticket already locked in this transaction."""
+    previous = _move(ticket=ticket, name=name, actor=actor, note=note)
+    ticket._history_user = actor  # type: ignore[attr-defined]
+    ticket.save(update_fields=STATUS_FIELDS)
+    events.ticket_status_changed(
+        ticket=ticket, actor=actor, previous=previous, transition=name, note=note.strip()
+    )
+    return ticket
+
+
+# What a transition writes.
+STATUS_FIELDS = ["status", "status_changed_at", "updated_at", "resolved_at", "closed_at"]
+
+
+def _move(*, ticket: Ticket, name: str, actor: User | None, note: str) -> str:
+    """Check transition `name` and set its fields on the ticket, unsaved; return the status
+    it had. The caller saves STATUS_FIELDS and records the change."""
     transition = TRANSITIONS.get(name)
     if transition is None:
         raise UnknownTransition(f"There is no transition called {name!r}.", field="transition")
@@ -152,14 +169,7 @@ def apply_transition(*, ticket: Ticket, name: str, actor: User | None, note: str
     elif previous in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
         ticket.resolved_at = None
         ticket.closed_at = None
-    ticket._history_user = actor  # type: ignore[attr-defined]
-    ticket.save(
-        update_fields=["status", "status_changed_at", "updated_at", "resolved_at", "closed_at"]
-    )
-    events.ticket_status_changed(
-        ticket=ticket, actor=actor, previous=previous, transition=name, note=note.strip()
-    )
-    return ticket
+    return previous
 
 
 def ticket_transition(
@@ -195,6 +205,55 @@ def _set_assignee(*, ticket: Ticket, assignee: User | None, actor: User | None) 
     events.ticket_assigned(ticket=ticket, actor=actor, previous_id=previous_id)
 
 
+def _check_assignment(*, assignee: User | None, actor: User | None) -> None:
+    if assignee is not None and not is_agent(assignee):
+        raise AssigneeNotAgent("Tickets are assigned to agents only.", field="assignee")
+    if actor is not None and not is_agent(actor):
+        raise Forbidden("Only agents assign tickets.")
+
+
+@dataclass
+class _Reassignment:
+    """A new assignee set on a locked ticket, unsaved, with the status change it brings."""
+
+    previous_id: int | None
+    actor: User | None
+    transition: str = ""
+    previous_status: str = ""
+
+    @property
+    def fields(self) -> list[str]:
+        return ["assignee", *(STATUS_FIELDS if self.transition else ["updated_at"])]
+
+    def record(self, ticket: Ticket) -> None:
+        events.ticket_assigned(ticket=ticket, actor=self.actor, previous_id=self.previous_id)
+        if self.transition:
+            events.ticket_status_changed(
+                ticket=ticket,
+                actor=None,
+                previous=self.previous_status,
+                transition=self.transition,
+                note="",
+            )
+
+
+def _reassign(*, ticket: Ticket, assignee: User | None, actor: User | None) -> _Reassignment:
+    """Give the locked ticket to `assignee` (unsaved): a new or open ticket becomes
+    assigned; an assigned ticket that loses its agent is open again."""
+    change = _Reassignment(previous_id=ticket.assignee_id, actor=actor)
+    ticket.assignee = assignee
+    ticket.updated_at = timezone.now()
+    name = ""
+    if assignee is not None and ticket.status in TRANSITIONS["assign"].sources:
+        name = "assign"
+    elif assignee is None and ticket.status in TRANSITIONS["unassign"].sources:
+        name = "unassign"
+    if name:
+        change.previous_status = _move(ticket=ticket, name=name, actor=None, note="")
+        change.transition = name
+    return change
+
+
 def ticket_assign(
     *,
     ticket: Ticket | int,
@@ -203,21 +262,17 @@ def ticket_assign(
     seen_event_id: int | None = None,
 ) -> Ticket:
     """Give the ticket to an agent (or to nobody). A new or open ticket becomes assigned;
-    an assigned ticket that loses its agent is open again."""
-    if assignee is not None and not is_agent(assignee):
-        raise AssigneeNotAgent("Tickets are assigned to agents only.", field="assignee")
-    if actor is not None and not is_agent(actor):
-        raise Forbidden("Only agents assign tickets.")
+    an assigned ticket that loses its agent is open again: one write, two audit entries."""
+    _check_assignment(assignee=assignee, actor=actor)
     with transaction.atomic():
         ticket = locked(ticket)
         refuse_if_changed(ticket=ticket, seen_event_id=seen_event_id, actor=actor)
         if ticket.assignee_id == (assignee.pk if assignee else None):
             return ticket
-        _set_assignee(ticket=ticket, assignee=assignee, actor=actor)
-        if assignee is not None and ticket.status in TRANSITIONS["assign"].sources:
-            apply_transition(ticket=ticket, name="assign", actor=None)
-        elif assignee is None and ticket.status in TRANSITIONS["unassign"].sources:
-            apply_transition(ticket=ticket, name="unassign", actor=None)
+        change = _reassign(ticket=ticket, assignee=assignee, actor=actor)
+        ticket._history_user = actor  # type: ignore[attr-defined]
+        ticket.save(update_fields=change.fields)
+        change.record(ticket)
     return ticket
 
 
@@ -256,12 +311,26 @@ def ticket_update(
             data[field] = require_text(data[field], field)
     if "tags" in data:
         data["tags"] = normalise_tags(data["tags"])
+    assignee = data.pop("assignee", _KEEP)
+    if assignee is not _KEEP:
+        _check_assignment(assignee=assignee, actor=actor)
     with transaction.atomic():
         ticket = locked(ticket)
         refuse_if_changed(ticket=ticket, seen_event_id=seen_event_id, actor=actor)
         before = {field: _plain(getattr(ticket, field)) for field in TICKET_UPDATE_FIELDS}
+        ticket, changed = model_update(
+            instance=ticket, fields=TICKET_UPDATE_FIELDS, data=data, save=False
+        )
+        fields = [*changed, "updated_at"] if changed else []
+        reassignment = None
+        if assignee is not _KEEP and ticket.assignee_id != (assignee.pk if assignee else None):
+            reassignment = _reassign(ticket=ticket, assignee=assignee, actor=actor)
+            fields = list(dict.fromkeys([*fields, *reassignment.fields]))
+        if not fields:
+            return ticket
+        # The fields, the assignee and the status it brings: one write, one history row.
         ticket._history_user = actor  # type: ignore[attr-defined]
-        ticket, changed = model_update(instance=ticket, fields=TICKET_UPDATE_FIELDS, data=data)
+        ticket.save(update_fields=fields)
         if changed:
             events.ticket_updated(
                 ticket=ticket,
@@ -269,9 +338,13 @@ def ticket_update(
                 changes={f: [before[f], _plain(getattr(ticket, f))] for f in changed},
                 reason=reason.strip(),
             )
-        if "assignee" in data:
-            ticket = ticket_assign(ticket=ticket, assignee=data["assignee"], actor=actor)
+        if reassignment is not None:
+            reassignment.record(ticket)
     return ticket
+
+
+# `ticket_update` was not asked to change the assignee.
+_KEEP: Any = object()
 
 
 def normalise_tags(tags: Iterable[str]) -> list[str]:

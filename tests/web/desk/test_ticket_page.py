@@ -633,7 +633,8 @@ def test_the_history_tab_lists_audit_events_and_record_changes_newest_first(desk
     changes = [re.sub(r"\s+", " ", w).strip() for w in re.findall(r"</strong>([^<]+)", records)]
     assert changes[0] == "changed tags: — → gpu"
     assert changes[-1] == "created the record"
-    assert "changed assignee: — → Sam Berg" in changes
+    # The assignment and the status it brought are one write, one record.
+    assert "changed assignee: — → Sam Berg; status: New → Assigned" in changes
     assert (
         '<a href="'
         + f"/desk/tickets/{ticket.reference}/?tab=history"

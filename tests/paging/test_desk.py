@@ -476,3 +476,14 @@ def test_the_figures_page_refuses_a_bad_range_beside_its_field(desk, query, fiel
         rf'<small id="figures_{field}_error" class="error" role="alert">[^<]+</small>',
         response.content.decode(),
     )
+
+
+def test_each_form_of_a_page_has_its_own_field_ids(desk, policy):
+    page = make_page(policy, state="acknowledged")
+
+    html = desk.get(f"/desk/pages/{page.pk}/").content.decode()
+
+    ids = re.findall(r' id="([\w-]+)"', html)
+    assert "unacknowledge_reason" in ids
+    assert "resolve_reason" in ids
+    assert len(ids) == len(set(ids))

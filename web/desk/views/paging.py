@@ -293,6 +293,14 @@ def describe(event: PageEvent) -> str:
         why = f" ({d['why']})" if d.get("why") else ""
         importance = " · important" if d.get("importance") == "important" else ""
         return f"{who}{why}{importance}"
+    if kind == PageEventKind.TRIGGERED:
+        if "policy" not in d:
+            return ""
+        return f"policy {d['policy']}" if d["policy"] else "no policy"
+    if kind == PageEventKind.MAINTENANCE:
+        return str(d.get("reason") or "a maintenance window: nobody is notified")
+    if kind == PageEventKind.UNROUTED:
+        return "no route names a policy for this cause and severity: nobody is notified"
     if kind == PageEventKind.NOBODY:
         return str(d.get("why", ""))
     if kind == PageEventKind.WAITING and d.get("until"):
@@ -337,9 +345,9 @@ def _detail_context(
         "timeline": [TimelineEntry(e, describe(e)) for e in page_timeline(page)],
         "notifications": list(notifications_for("page", page.pk)),
         "forms": {
-            "acknowledge": PageActionForm(),
-            "unacknowledge": PageActionForm(),
-            "resolve": PageActionForm(),
+            "acknowledge": PageActionForm(auto_id="acknowledge_%s"),
+            "unacknowledge": PageActionForm(auto_id="unacknowledge_%s"),
+            "resolve": PageActionForm(auto_id="resolve_%s"),
             "silence": SilenceForm(),
             **bound,
         },
@@ -405,7 +413,7 @@ def acknowledge(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
             return f"{_name(done, first=True)} was acknowledged already, by {by}."
         return f"Acknowledged {_name(done)}: its escalation has stopped."
 
-    form = PageActionForm(request.POST)
+    form = PageActionForm(request.POST, auto_id="acknowledge_%s")
     return _act(request, page_id, name="acknowledge", form=form, call=call)
 
 
@@ -421,7 +429,7 @@ def unacknowledge(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
             return f"{_name(done, first=True)} was not acknowledged: nothing changed."
         return f"Unacknowledged {_name(done)}: its escalation goes on."
 
-    form = PageActionForm(request.POST)
+    form = PageActionForm(request.POST, auto_id="unacknowledge_%s")
     return _act(request, page_id, name="unacknowledge", form=form, call=call)
 
 
@@ -437,7 +445,7 @@ def resolve(request: HtmxHttpRequest, page_id: int) -> HttpResponse:
             return f"{_name(done, first=True)} was resolved already."
         return f"Resolved {_name(done)}."
 
-    form = PageActionForm(request.POST)
+    form = PageActionForm(request.POST, auto_id="resolve_%s")
     return _act(request, page_id, name="resolve", form=form, call=call)
 
 

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Case, Exists, OuterRef, Value, When
+
 from communities.models import Community, ServicePlan
 from slas.business_time import ALWAYS, ZERO, Interval, Schedule, ScheduleInvalid
 from slas.business_time import Holiday as HolidayRule
@@ -20,16 +22,28 @@ logger = logging.getLogger(__name__)
 
 
 def calendar_for(*, community_id: int | None, plan_id: int | None) -> BusinessCalendar | None:
-    """The community's own calendar, else its plan's, else the default one (or None)."""
-    if community_id is not None:
-        own = CommunityCalendar.objects.filter(community_id=community_id)
-        if (row := own.select_related("calendar").first()) is not None:
-            return row.calendar
-    if plan_id is not None:
-        plans = PlanCalendar.objects.filter(plan_id=plan_id).select_related("calendar")
-        if (plan_row := plans.first()) is not None:
-            return plan_row.calendar
-    return BusinessCalendar.objects.filter(is_default=True).first()
+    """The community's own calendar, else its plan's, else the default one (or None): one
+    query, ranking the few calendars there are."""
+    rank = Case(
+        When(
+            Exists(
+                CommunityCalendar.objects.filter(community_id=community_id, calendar=OuterRef("pk"))
+            ),
+            then=Value(0),
+        ),
+        When(
+            Exists(PlanCalendar.objects.filter(plan_id=plan_id, calendar=OuterRef("pk"))),
+            then=Value(1),
+        ),
+        When(is_default=True, then=Value(2)),
+        default=None,
+    )
+    return (
+        BusinessCalendar.objects.alias(rank=rank)
+        .filter(rank__isnull=False)
+        .order_by("rank", "pk")
+        .first()
+    )
 
 
 def schedule_of(calendar: BusinessCalendar | None) -> Schedule | None:

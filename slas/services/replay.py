@@ -91,7 +91,7 @@ class ClockReplay:
     def __init__(self, *, sla: TicketSLA, entries: Sequence[TicketEvent]) -> None:
         self.sla = sla
         self.entries = entries
-        self.ticket = Ticket.objects.select_related("community").get(pk=sla.ticket_id)
+        self.ticket = Ticket.objects.select_related("community__service_plan").get(pk=sla.ticket_id)
         self.active: dict[str, SLATarget] = {
             t.metric: t
             for t in SLATarget.objects.select_for_update().filter(

@@ -150,8 +150,14 @@ def test_a_malformed_holiday_file_is_refused_and_nothing_is_saved(data):
     assert not Holiday.objects.exists()
 
 
-def test_a_communitys_calendar_overrides_its_plans_which_overrides_the_default():
-    community = CommunityFactory.create()
+def test_a_communitys_calendar_overrides_its_plans_which_overrides_the_default(
+    django_assert_num_queries,
+):
+    community, other = CommunityFactory.create(), CommunityFactory.create()
+    assert calendar_for(community_id=community.pk, plan_id=community.service_plan_id) is None
+    community_calendar_set(community=other, calendar=calendar_create(name="Someone else's"))
+    plan_calendar_set(plan=other.service_plan, calendar=calendar_create(name="Their plan's"))
+    assert calendar_for(community_id=community.pk, plan_id=community.service_plan_id) is None
     default = calendar_create(name="Default", is_default=True)
     assert calendar_for(community_id=community.pk, plan_id=community.service_plan_id) == default
 
@@ -161,7 +167,8 @@ def test_a_communitys_calendar_overrides_its_plans_which_overrides_the_default()
 
     own = calendar_create(name="Own")
     community_calendar_set(community=community, calendar=own)
-    assert calendar_for(community_id=community.pk, plan_id=community.service_plan_id) == own
+    with django_assert_num_queries(1):
+        assert calendar_for(community_id=community.pk, plan_id=community.service_plan_id) == own
 
     community_calendar_set(community=community, calendar=None)
     plan_calendar_set(plan=community.service_plan, calendar=None)

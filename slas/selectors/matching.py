@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, Exists, OuterRef, Value, When
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 
 from communities.models import Community, ServicePlan
 from slas.business_time import ALWAYS, ZERO, Interval, Schedule, ScheduleInvalid
@@ -26,13 +26,16 @@ def calendar_for(*, community_id: int | None, plan_id: int | None) -> BusinessCa
     query, ranking the few calendars there are."""
     rank = Case(
         When(
+            # None (no community, no plan) matches no row.
             Exists(
-                CommunityCalendar.objects.filter(community_id=community_id, calendar=OuterRef("pk"))
+                CommunityCalendar.objects.filter(
+                    Q(community_id=community_id), calendar=OuterRef("pk")
+                )
             ),
             then=Value(0),
         ),
         When(
-            Exists(PlanCalendar.objects.filter(plan_id=plan_id, calendar=OuterRef("pk"))),
+            Exists(PlanCalendar.objects.filter(Q(plan_id=plan_id), calendar=OuterRef("pk"))),
             then=Value(1),
         ),
         When(is_default=True, then=Value(2)),

@@ -52,9 +52,7 @@ def test_publishing_writes_the_event_and_one_delivery_per_reaction(
 
 
 @pytest.mark.parametrize(("size", "queues"), [(3, ["slas"]), (11, ["slas", "routing"])])
-def test_a_reaction_with_a_condition_gets_a_delivery_only_for_the_payloads_it_accepts(
-    size, queues
-):
+def test_a_reaction_with_a_condition_gets_a_delivery_only_for_the_payloads_it_accepts(size, queues):
     event = outbox.publish("thing.grew", community_id=7, size=size)
 
     assert event is not None

@@ -197,12 +197,12 @@ def test_the_calendar_week_shows_each_layer_the_overrides_and_the_result(client,
     ]
     assert wednesday == [
         '<div class="shift shift-layer">Cat C <small>10:00–17:00</small></div>',
-        '<div class="shift shift-layer">Ben B <small>…00:00–24:00…</small></div>',
-        '<div class="shift shift-override">Dan D <small>20:00–24:00…</small></div>',
-        '<div class="shift shift-layer">Ben B <small>…00:00–10:00</small></div>'
+        '<div class="shift shift-layer">Ben B <small>all day</small></div>',
+        '<div class="shift shift-override">Dan D <small>20:00–24:00</small></div>',
+        '<div class="shift shift-layer">Ben B <small>00:00–10:00</small></div>'
         '<div class="shift shift-layer">Cat C <small>10:00–17:00</small></div>'
         '<div class="shift shift-layer">Ben B <small>17:00–20:00</small></div>'
-        '<div class="shift shift-override">Dan D <small>20:00–24:00…</small> <small class="muted">override</small></div>',
+        '<div class="shift shift-override">Dan D <small>20:00–24:00</small> <small class="muted">override</small></div>',
     ]  # fmt: skip
 
 
@@ -319,3 +319,26 @@ def test_the_on_call_page_and_the_note_form_list_the_open_pages(client, team, at
         assert re.findall(r'<a href="/desk/pages/\d+/">([^<]+)</a> <span class="badge">(\w+)</span>', pages) == [
             ("Disk full on db-0", "Triggered"), ("Disk full on db-1", "Acknowledged"),
         ], url  # fmt: skip
+
+
+def test_the_calendar_keeps_local_handoffs_across_the_spring_change(client, team, at_now):
+    html = text(
+        signed_in(client, team.ann).get(
+            f"/desk/oncall/schedules/{team.schedule.pk}/?date=2026-03-29"
+        )
+    )
+    base = found(r'<tr class="row-layer"> <th scope="row">Layer: Base</th>(.*?)</tr>', html).group(
+        1
+    )
+    cells = re.findall(r"<td>(.*?)</td>", base)
+    assert (
+        cells[6] == '<div class="shift shift-layer">Ben B <small>all day</small></div>'
+    )  # 23 hours
+    following = text(client.get(f"/desk/oncall/schedules/{team.schedule.pk}/?date=2026-03-30"))
+    base = found(
+        r'<tr class="row-layer"> <th scope="row">Layer: Base</th>(.*?)</tr>', following
+    ).group(1)
+    assert re.findall(r"<td>(.*?)</td>", base)[0] == (
+        '<div class="shift shift-layer">Ben B <small>00:00–09:00</small></div>'
+        '<div class="shift shift-layer">Ann A <small>09:00–24:00</small></div>'
+    )

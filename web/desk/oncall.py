@@ -129,15 +129,15 @@ def agents_except(user: User) -> QuerySet[User]:
 
 @dataclass(frozen=True)
 class Piece:
-    """The part of a shift that falls on one day, in the schedule's zone."""
+    """The part of a shift that falls on one day, in the schedule's zone: "09:00–17:00",
+    "17:00–24:00", or "all day"."""
 
     who: str
     start: datetime
     end: datetime
     source: str
     layer_name: str
-    continues_before: bool
-    continues_after: bool
+    label: str
 
 
 @dataclass(frozen=True)
@@ -153,23 +153,30 @@ class Week:
     rows: list[GridRow]
 
 
+def _label(start: datetime, end: datetime, low: datetime, high: datetime, zone: ZoneInfo) -> str:
+    if start == low and end == high:
+        return "all day"
+    until = "24:00" if end == high else f"{end.astimezone(zone):%H:%M}"
+    return f"{start.astimezone(zone):%H:%M}–{until}"
+
+
 def _pieces(
-    shifts: Sequence[Shift], day_bounds: list[tuple[datetime, datetime]]
+    shifts: Sequence[Shift], day_bounds: list[tuple[datetime, datetime]], zone: ZoneInfo
 ) -> list[list[Piece]]:
     cells: list[list[Piece]] = [[] for _ in day_bounds]
     for shift in shifts:
         for index, (low, high) in enumerate(day_bounds):
             if shift.end <= low or shift.start >= high:
                 continue
+            start, end = max(shift.start, low), min(shift.end, high)
             cells[index].append(
                 Piece(
                     who=shift.user.display_name,
-                    start=max(shift.start, low),
-                    end=min(shift.end, high),
+                    start=start,
+                    end=end,
                     source=shift.source,
                     layer_name=shift.layer_name,
-                    continues_before=shift.start < low,
-                    continues_after=shift.end > high,
+                    label=_label(start, end, low, high, zone),
                 )
             )
     return cells
@@ -211,9 +218,12 @@ def calendar_weeks(cal: Calendar, first: date, last: date) -> list[Week]:
     while day < last:
         days = [day + timedelta(days=n) for n in range(7)]
         bounds = day_instants(days[0], days[-1] + timedelta(days=1), zone)
-        rows = [GridRow(layer.name, "layer", _pieces(layer.shifts, bounds)) for layer in cal.layers]
-        rows.append(GridRow("Overrides", "overrides", _pieces(cal.overrides, bounds)))
-        rows.append(GridRow("On call", "final", _pieces(cal.final, bounds)))
+        rows = [
+            GridRow(layer.name, "layer", _pieces(layer.shifts, bounds, zone))
+            for layer in cal.layers
+        ]
+        rows.append(GridRow("Overrides", "overrides", _pieces(cal.overrides, bounds, zone)))
+        rows.append(GridRow("On call", "final", _pieces(cal.final, bounds, zone)))
         weeks.append(Week(days, rows))
         day += timedelta(days=7)
     return weeks

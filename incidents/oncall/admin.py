@@ -35,8 +35,7 @@ from incidents.oncall.models import (
     Schedule,
     ShiftKind,
 )
-from incidents.oncall.rotation import final_shifts
-from incidents.oncall.selectors import on_call, plan_for
+from incidents.oncall.selectors import on_call, shifts
 from incidents.oncall.services import (
     WindowSpec,
     layer_delete,
@@ -151,7 +150,7 @@ class ScheduleAdmin(SimpleHistoryAdmin):  # type: ignore[misc]
             return "—"
         now = timezone.now()
         end = now + timedelta(days=PREVIEW_DAYS)
-        found = final_shifts(plan_for(schedule, now, end), now, end)
+        found = shifts(schedule, now, end)
         zone = ZoneInfo(schedule.time_zone)
         if not found:
             return f"Nobody is on call in the next {PREVIEW_DAYS} days."

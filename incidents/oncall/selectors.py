@@ -38,14 +38,6 @@ from incidents.oncall.rotation import (
 if TYPE_CHECKING:
     from core.models import User
 
-__all__ = [
-    "Shift",
-    "next_on_call",
-    "on_call",
-    "schedules_for",
-    "shifts",
-]
-
 # How far ahead next_on_call looks for someone.
 NEXT_ON_CALL_HORIZON = timedelta(days=90)
 # A handoff note is asked for from this long before the outgoing shift ends to this long after.
@@ -290,6 +282,17 @@ def handoffs_of(plan: Plan, schedule: Schedule, start: datetime, end: datetime) 
             continue
         result.append(HandoffDue(schedule, shift.end, shift.user, incoming))
     return result
+
+
+def handoff_find(schedule: Schedule, at: datetime) -> HandoffDue | None:
+    """The handoff on `schedule` at exactly `at` (someone's shift ends there and someone
+    else's, or nobody's, begins), or None."""
+    window = timedelta(days=1)
+    plan = plan_for(schedule, at - window, at + window)
+    return next(
+        (h for h in handoffs_of(plan, schedule, at - window, at + window) if h.handoff_at == at),
+        None,
+    )
 
 
 def handoffs_due(user: User, now: datetime) -> list[HandoffDue]:

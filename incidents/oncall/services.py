@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -29,7 +29,7 @@ from incidents.oncall.models import (
     ShiftKind,
 )
 from incidents.oncall.rotation import Rotation, RotationInvalid, Window
-from incidents.oncall.selectors import handoffs_of, plan_for, shifts
+from incidents.oncall.selectors import handoff_find, shifts
 
 if TYPE_CHECKING:
     from core.models import User
@@ -343,20 +343,7 @@ def handoff_note_write(
         "ongoing_situations": ongoing_situations.strip(),
         "follow_ups": follow_ups.strip(),
     }
-    window = timedelta(days=1)
-    handoff = next(
-        (
-            h
-            for h in handoffs_of(
-                plan_for(schedule, handoff_at - window, handoff_at + window),
-                schedule,
-                handoff_at - window,
-                handoff_at + window,
-            )
-            if h.handoff_at == handoff_at
-        ),
-        None,
-    )
+    handoff = handoff_find(schedule, handoff_at)
     if handoff is None:
         raise ValidationError({"handoff_at": [f"{schedule} has no handoff at this time."]})
     if handoff.outgoing.pk != author.pk:

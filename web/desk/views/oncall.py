@@ -20,11 +20,10 @@ from incidents.oncall.feeds import feed_path
 from incidents.oncall.models import HandoffNote, Schedule
 from incidents.oncall.rotation import local_to_utc
 from incidents.oncall.selectors import (
+    handoff_find,
     handoff_notes_for_incoming,
     handoffs_due,
-    handoffs_of,
     on_call_board,
-    plan_for,
     schedule_calendar,
     schedules_for,
     upcoming_shifts_of,
@@ -177,17 +176,7 @@ def handoff(request: HtmxHttpRequest, schedule_id: int) -> HttpResponse:
     if at is None or timezone.is_naive(at):
         messages.error(request, "That handoff link is incomplete: choose the handoff below.")
         return redirect("desk:oncall")
-    window = timedelta(days=1)
-    handoff_row = next(
-        (
-            h
-            for h in handoffs_of(
-                plan_for(schedule, at - window, at + window), schedule, at - window, at + window
-            )
-            if h.handoff_at == at
-        ),
-        None,
-    )
+    handoff_row = handoff_find(schedule, at)
     note = HandoffNote.objects.filter(schedule=schedule, handoff_at=at).first()
     status = 200
     if request.method == "POST":

@@ -195,7 +195,6 @@ def layer_save(
         else:
             layer = Layer.objects.select_for_update().get(pk=layer.pk, schedule=schedule)
             layer._history_user = actor  # type: ignore[attr-defined]
-            # Positions are unique per schedule: two layers swapping places would collide.
             layer, _ = model_update(instance=layer, fields=tuple(data), data=data)
         _participants_replace(layer=layer, participants=participants, actor=actor)
         _restrictions_replace(layer=layer, restrictions=restrictions, actor=actor)

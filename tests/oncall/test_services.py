@@ -57,6 +57,19 @@ def test_a_schedule_with_an_unknown_time_zone_is_refused(db):
     assert snapshot() == before
 
 
+def test_changing_a_schedule_to_an_unknown_time_zone_changes_nothing(db):
+    schedule = schedule_create(name="Primary", time_zone="Europe/Berlin")
+    before = snapshot()
+    with pytest.raises(ValidationError) as caught:
+        schedule_update(schedule=schedule, data={"time_zone": "Berlin"})
+    assert field_errors(caught) == {
+        "time_zone": ["Berlin is not an IANA time zone such as Europe/Paris."]
+    }
+    schedule.refresh_from_db()
+    assert schedule.time_zone == "Europe/Berlin"
+    assert snapshot() == before
+
+
 def test_a_schedule_cannot_back_up_itself_or_its_own_backup(db):
     primary = schedule_create(name="Primary", time_zone="Europe/Berlin")
     backup = schedule_create(name="Backup", time_zone="Europe/Berlin", backup_of=primary)

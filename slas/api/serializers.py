@@ -130,7 +130,11 @@ def _ticket_sla_blocks(tickets: Sequence[Ticket]) -> dict[int, Mapping[str, Cloc
 
 
 ticket_sla_block = PayloadExtension(
-    name="sla", shape=TicketSLABlockSerializer, prefetch=_ticket_sla_blocks
+    name="sla",
+    shape=TicketSLABlockSerializer,
+    prefetch=_ticket_sla_blocks,
+    # A ticket's clocks are armed by a worker after it is opened.
+    opened=dict,
 )
 
 

@@ -7,7 +7,10 @@ key to every ticket the API renders, in lists and in detail:
   detail) and returns {ticket id: value} for every ticket it was given, reading everything
   in a constant number of queries, so that a list costs the same whatever its size;
 - `shape()` makes the serializer field that renders one ticket's value; it also documents
-  the block in the OpenAPI schema.
+  the block in the OpenAPI schema;
+- `opened()`, when given, is the value for a ticket the request has just opened, known
+  without a query (nothing has happened to the ticket yet): the response to
+  `POST /tickets/` uses it.
 
 The tickets handed to `prefetch` have been scoped by the caller.
 """
@@ -35,6 +38,11 @@ class PayloadExtension:
     name: str
     shape: Callable[[], serializers.Field[Any, Any, Any, Any]]
     prefetch: Callable[[Sequence[Ticket]], Mapping[int, Any]]
+    opened: Callable[[], Any] | None = None
+
+
+# Serializer context: the tickets rendered were opened by this request.
+JUST_OPENED = "just_opened"
 
 
 @cache
@@ -57,7 +65,9 @@ def _prefetched(
     context = cast(dict[str, Any], serializer.context)
     known: dict[int, Any] = context.setdefault(_PREFETCHED, {}).setdefault(extension.name, {})
     missing = [ticket for ticket in tickets if ticket.pk not in known]
-    if missing:
+    if missing and context.get(JUST_OPENED) and extension.opened is not None:
+        known.update({ticket.pk: extension.opened() for ticket in missing})
+    elif missing:
         known.update(extension.prefetch(missing))
     return known
 

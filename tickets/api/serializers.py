@@ -8,7 +8,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tickets.api.extensions import TicketListSerializer, with_extensions
+from tickets.api.extensions import JUST_OPENED, TicketListSerializer, with_extensions
 from tickets.models import (
     Attachment,
     Category,
@@ -89,6 +89,8 @@ class TicketDetailSerializer(TicketSerializer):
     @extend_schema_field(SatisfactionSerializer(allow_null=True))
     def get_satisfaction(self, ticket: Ticket) -> dict[str, Any] | None:
         """The requester's latest answered rating of a resolution."""
+        if self.context.get(JUST_OPENED):
+            return None
         rating = ticket.ratings.filter(answered_at__isnull=False).first()
         return SatisfactionSerializer(rating).data if rating else None
 

@@ -23,6 +23,7 @@ from core.idempotency import idempotent
 from core.models import User
 from core.selectors import agent_get, user_get_by_email
 from tickets.api import serializers as s
+from tickets.api.extensions import JUST_OPENED
 from tickets.filters import TicketFilter
 from tickets.models import Attachment, Channel, Message, Ticket
 from tickets.selectors import (
@@ -106,7 +107,8 @@ class TicketViewSet(viewsets.GenericViewSet[Ticket]):
             channel=Channel.API,
             opened_by=user,
         )
-        return Response(s.TicketDetailSerializer(ticket).data, status=status.HTTP_201_CREATED)
+        data = s.TicketDetailSerializer(ticket, context={JUST_OPENED: True}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.TicketDetailSerializer)
     def retrieve(self, request: Request, reference: str) -> Response:

@@ -66,3 +66,48 @@ def test_without_extensions_the_payload_is_the_tickets_own(api_as, agent, settin
     assert "sla" not in body
     assert "subject_length" not in body
     assert body["reference"] == ticket.reference
+
+
+OPENED_PATH = "tests.tickets.api.test_payload_extensions.subject_length_or_opened"
+subject_length_or_opened = PayloadExtension(
+    name="subject_length",
+    shape=SubjectLengthSerializer,
+    prefetch=_prefetch,
+    opened=lambda: {"characters": 0},
+)
+
+
+@pytest.mark.parametrize(("path", "value", "fetches"), [(PATH, 3, 1), (OPENED_PATH, 0, 0)])
+def test_a_ticket_just_opened_takes_the_extensions_opened_value_without_a_fetch(
+    api_as, community, representative, settings, path, value, fetches
+):
+    settings.TICKET_PAYLOAD_EXTENSIONS = [path]
+    prefetched.clear()
+    body = {"community": community.slug, "subject": "GPU", "description": "Pods pending"}
+
+    response = api_as(representative).post(TICKETS, body, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["subject_length"] == {"characters": value}
+    assert len(prefetched) == fetches
+    prefetched.clear()
+
+
+def test_opening_a_ticket_reads_nothing_back_after_the_commit(
+    api_as, community, representative, django_assert_num_queries
+):
+    body = {"community": community.slug, "subject": "GPU", "description": "Pods pending"}
+    client = api_as(representative)
+
+    # Token, community, membership; the ticket, its history, message (and its history),
+    # audit entry, event and deliveries in one transaction (a savepoint here).
+    with django_assert_num_queries(12):
+        response = client.post(TICKETS, body, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["sla"] == {
+        "first_response": None,
+        "next_update": None,
+        "resolution": None,
+    }
+    assert response.json()["satisfaction"] is None

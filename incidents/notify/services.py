@@ -104,6 +104,7 @@ def _address(
     return method.address, method
 
 
+@transaction.atomic  # a savepoint in the caller's: never a notification without its deliveries
 def notify(
     *,
     recipient: User,
@@ -200,6 +201,7 @@ def _send_after_commit(deliveries: Iterable[Delivery]) -> None:
         transaction.on_commit(lambda: sending.enqueue_sends(ids), robust=True)
 
 
+@transaction.atomic
 def send_webhook(
     *,
     url: str,

@@ -373,3 +373,19 @@ def test_rules_are_added_at_the_end_and_move_up_and_down(person):
     order = NotificationRule.objects.filter(user=person, importance="default").order_by("position")
     assert [r.channel for r in order] == ["desk", "email"]
     assert second.history.count() == 2  # created, moved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notification_is_never_left_without_its_deliveries(person):
+    """Outside any transaction too: a failure half-way leaves nothing behind, and the same
+    key later makes the whole notification."""
+    from unittest import mock
+
+    with (
+        mock.patch.object(Delivery.objects, "bulk_create", side_effect=RuntimeError("boom")),
+        pytest.raises(RuntimeError),
+    ):
+        page(person, key="half")
+
+    assert not Notification.objects.filter(key="half").exists()
+    assert page(person, key="half").deliveries.count() == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
@@ -152,3 +152,14 @@ class DeliveryAdmin(ReadOnlyAdmin):
     search_fields = ("idempotency_key", "address", "provider_id")
     exclude = ("signing_secret",)
     raw_id_fields = ("notification", "contact_method")
+    actions = ("send_again",)
+
+    @admin.action(description="Send the selected failed or cancelled deliveries again")
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = services.deliveries_retry(delivery_ids=queryset.values_list("pk", flat=True))
+        self.message_user(
+            request,
+            f"{count} deliver{'y' if count == 1 else 'ies'} will be sent again "
+            "(sent ones, and those with no address, are left as they are).",
+            messages.SUCCESS,
+        )

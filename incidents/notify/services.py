@@ -265,6 +265,27 @@ def cancel_pending(*, source: str, source_id: int) -> int:
     )
 
 
+def deliveries_retry(*, delivery_ids: Iterable[int]) -> int:
+    """Send failed (or cancelled) deliveries again, from a fresh count of attempts, with the
+    same idempotency key; returns how many. Sent ones are never sent again."""
+    now = timezone.now()
+    ids = list(delivery_ids)
+    retried = Delivery.objects.filter(
+        pk__in=ids, status__in=[DeliveryStatus.FAILED, DeliveryStatus.CANCELLED]
+    ).exclude(channel__in=[Channel.SMS, Channel.WEBHOOK, Channel.EMAIL], address="")
+    count = retried.update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+    )
+    if count:
+        pending = list(
+            Delivery.objects.filter(
+                pk__in=ids, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+            )
+        )
+        _send_after_commit(pending)
+    return count
+
+
 # ---------------------------------------------------------------- a person's own settings
 
 

@@ -111,3 +111,28 @@ def test_the_admin_refuses_a_bad_phone_number_beside_the_field(admin_client):
         "address": ["Enter the number in international (E.164) form, e.g. +4915112345678."]
     }
     assert not ContactMethod.objects.exists()
+
+
+def test_the_admin_sends_failed_deliveries_again(
+    admin_client, rows, sends, django_capture_on_commit_callbacks
+):
+    from incidents.notify.models import Delivery
+
+    failed, sent = rows["delivery"], rows["notification"].deliveries.get()
+    Delivery.objects.filter(pk=failed.pk).update(status="failed", attempts=5, last_error="HTTP 500")
+    Delivery.objects.filter(pk=sent.pk).update(status="sent", sent_at=failed.created_at)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/notify/delivery/",
+            {"action": "send_again", "_selected_action": [failed.pk, sent.pk]},
+            follow=True,
+        )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "1 delivery will be sent again (sent ones, and those with no address, are left as they are)."
+    ]
+    again = Delivery.objects.get(pk=failed.pk)
+    assert (again.status, again.attempts) == ("pending", 0)
+    assert Delivery.objects.get(pk=sent.pk).status == "sent"
+    assert sends == [(failed.pk, None)]

@@ -113,6 +113,29 @@ def test_a_time_window_without_a_profile_reads_the_schedules_zone(oncall, window
     assert page.next_escalation_at == datetime(2026, 3, 12, 0, 0, tzinfo=UTC)
 
 
+def test_a_time_window_opening_in_the_spring_gap_opens_when_the_clocks_jump(db):
+    lead = AgentFactory.create()
+    route(
+        policy_create(
+            name="Early",
+            steps=[
+                {
+                    "kind": "time_window",
+                    "window_starts": time(2, 30),
+                    "window_ends": time(5),
+                    "window_time_zone": "Europe/Berlin",
+                },
+                {"kind": "notify_users", "users": [lead]},
+            ],
+        )  # fmt: skip
+    )
+    # 01:30 CET on 29 March 2026; 02:30 does not happen that night: 03:00 CEST is 01:00 UTC.
+    with time_machine.travel(datetime(2026, 3, 29, 0, 30, tzinfo=UTC), tick=False):
+        page = trigger()
+    page.refresh_from_db()
+    assert page.next_escalation_at == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+
+
 def test_a_time_window_past_midnight(db):
     lead = AgentFactory.create()
     route(

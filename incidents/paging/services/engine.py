@@ -440,9 +440,11 @@ def _in_window(step: EscalationStep, local: datetime) -> bool:
 
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
-    wall = datetime.combine(day, at, tzinfo=zone)
-    # A wall time skipped by a spring change is read as the instant it would have been.
-    return wall.astimezone(ZoneInfo("UTC"))
+    """The instant of a local wall time, by the schedules' rule: a time skipped by a spring
+    change is the moment the clocks jump; a time that happens twice, its first occurrence."""
+    from incidents.oncall.rotation import local_to_utc
+
+    return local_to_utc(datetime.combine(day, at), zone)
 
 
 def window_opens(step: EscalationStep, now: datetime, zone: ZoneInfo) -> datetime | None:

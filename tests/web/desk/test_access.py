@@ -3,11 +3,20 @@ visitors are sent to the login page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
+from incidents.notify.models import ContactMethod, DeskNotification, NotificationRule
+from incidents.notify.services import contact_method_create, notify, rule_create
+from incidents.oncall.models import HandoffNote, Override
+from incidents.paging.models import Page, PageEvent
+from incidents.paging.services.pages import trigger_page
 from tests.communities.factories import MembershipFactory
 from tests.core.factories import AgentFactory
+from tests.oncall.factories import ScheduleFactory
 from tests.web.desk.conftest import open_ticket, snapshot
 from tickets.services.relations import ticket_link_add
 from web.desk.presence import presence_touch
@@ -18,13 +27,29 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def world(agent):
-    """Two tickets of one community, linked, and an agent's saved filter."""
+    """Two tickets of one community, linked, and an agent's saved filter; a page, an
+    on-call schedule with a handoff note, and the agent's notification rules."""
     ticket = open_ticket(subject="Pods pending")
     other = open_ticket(ticket.community, subject="Pods pending too")
     unlinked = open_ticket(ticket.community, subject="Quota")
     ticket_link_add(ticket=ticket, other=other, actor=agent)
     saved = saved_filter_create(owner=agent, name="Mine", params={"assignee": "me"})
-    return {"ticket": ticket, "other": other, "unlinked": unlinked, "saved": saved}
+    page = trigger_page(
+        cause="integration", dedup_key="disk-full", title="Disk full", details="",
+        severity="high", via="api",
+    )  # fmt: skip
+    schedule = ScheduleFactory.create(name="Primary")
+    note = HandoffNote.objects.create(
+        schedule=schedule, handoff_at=timezone.now(), outgoing=agent, incoming=agent,
+        follow_ups="Renew the certificate.", written_by=agent,
+    )  # fmt: skip
+    rule = rule_create(user=agent, importance="default", channel="email", delay_minutes=0)
+    method = contact_method_create(user=agent, kind="sms", address="+4915112345678")
+    notify(recipient=agent, subject="Hello", body="", key="access-test", source="test")
+    return {
+        "ticket": ticket, "other": other, "unlinked": unlinked, "saved": saved, "page": page,
+        "schedule": schedule, "note": note, "rule": rule, "method": method,
+    }  # fmt: skip
 
 
 def _requests(world, agent):
@@ -53,10 +78,49 @@ def _requests(world, agent):
         ("post", f"{base}/merge/", {"target": other.reference}),
         ("post", f"{base}/reroute/", {}),
         ("post", f"{base}/escalate/", {"direction": "up", "reason": "Needs an expert"}),
+        *_on_call_requests(world, agent),
     ]
 
 
-URL_COUNT = 21
+def _on_call_requests(world, agent):
+    """Notifications, pages and on-call schedules."""
+    rule, method, page = world["rule"], world["method"], world["page"]
+    schedule, note = world["schedule"], world["note"]
+    now = timezone.now()
+    return [
+        ("get", "/desk/notifications/", {}),
+        ("post", "/desk/notifications/read/", {}),
+        ("get", "/desk/notifications/badge/", {}),
+        ("get", "/desk/notifications/rules/", {}),
+        ("post", "/desk/notifications/rules/add/",
+         {"rule-importance": "default", "rule-channel": "desk", "rule-delay_minutes": "2"}),
+        ("post", f"/desk/notifications/rules/{rule.pk}/move/", {"direction": "down"}),
+        ("post", f"/desk/notifications/rules/{rule.pk}/delete/", {}),
+        ("post", "/desk/notifications/contacts/add/",
+         {"contact-kind": "email", "contact-address": "pager@example.org"}),
+        ("post", f"/desk/notifications/contacts/{method.pk}/delete/", {}),
+        ("post", "/desk/notifications/test/", {"importance": "important"}),
+        ("get", "/desk/pages/", {}),
+        ("get", "/desk/pages/count/", {}),
+        ("get", "/desk/pages/figures/", {}),
+        ("get", f"/desk/pages/{page.pk}/", {}),
+        ("post", f"/desk/pages/{page.pk}/acknowledge/", {}),
+        ("post", f"/desk/pages/{page.pk}/unacknowledge/", {}),
+        ("post", f"/desk/pages/{page.pk}/resolve/", {}),
+        ("post", f"/desk/pages/{page.pk}/silence/", {"minutes": 30}),
+        ("get", "/desk/oncall/", {}),
+        ("get", f"/desk/oncall/schedules/{schedule.pk}/", {}),
+        ("post", "/desk/oncall/cover/",
+         {"schedule": schedule.pk, "colleague": agent.pk, "reason": "Dentist",
+          "start": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+          "end": (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")}),
+        ("post", f"/desk/oncall/schedules/{schedule.pk}/handoff/?at={now.isoformat()}",
+         {"follow_ups": "Renew the certificate."}),
+        ("post", f"/desk/oncall/handoffs/{note.pk}/acknowledge/", {}),
+    ]  # fmt: skip
+
+
+URL_COUNT = 44
 
 
 def test_every_desk_url_is_listed_here():
@@ -76,25 +140,38 @@ def test_people_who_are_not_agents_get_404_and_change_nothing(client, agent, wor
         person = MembershipFactory.create(community=ticket.community, role=role).user
     method, url, data = _requests(world, agent)[index]
     client.force_login(person)
-    before = snapshot()
+    before = snapshot(), on_call_snapshot()
 
     response = getattr(client, method)(url, data)
 
     assert response.status_code == 404
-    assert snapshot() == before
+    assert (snapshot(), on_call_snapshot()) == before
     assert presence_touch(ticket_id=ticket.pk, user=agent) == []
 
 
 @pytest.mark.parametrize("index", range(URL_COUNT))
 def test_anonymous_visitors_are_sent_to_the_login_page(client, agent, world, index):
     method, url, data = _requests(world, agent)[index]
-    before = snapshot()
+    before = snapshot(), on_call_snapshot()
 
     response = getattr(client, method)(url, data)
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=/desk/")
-    assert snapshot() == before
+    assert (snapshot(), on_call_snapshot()) == before
+
+
+def on_call_snapshot():
+    """What the notification, page and on-call requests could change."""
+    return (
+        list(Page.objects.order_by("pk").values_list("pk", "state", "silenced_until")),
+        PageEvent.objects.count(),
+        list(NotificationRule.objects.order_by("pk").values_list("pk", "position")),
+        ContactMethod.objects.count(),
+        list(DeskNotification.objects.order_by("pk").values_list("pk", "read_at")),
+        Override.objects.count(),
+        list(HandoffNote.objects.order_by("pk").values_list("pk", "follow_ups", "acknowledged_at")),
+    )
 
 
 def test_a_deactivated_agent_is_signed_out_of_the_desk(client, world):

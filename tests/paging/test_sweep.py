@@ -161,3 +161,25 @@ def test_two_sweepers_and_two_workers_at_once_run_each_step_exactly_once(oncall,
     assert per_page == dict.fromkeys(ids, 2)
     assert set(Page.objects.values_list("step_index", "repeat")) == {(4, 0)}
     assert set(Page.objects.values_list("next_escalation_at", flat=True)) == {T0 + minutes(10)}
+
+
+def test_beat_runs_the_sweeper_every_few_seconds_on_the_paging_queue(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["paging-sweep"]
+    assert (entry["task"], entry["schedule"]) == ("paging.sweep", 5.0)
+    assert settings.CELERY_TASK_ROUTES["paging.sweep"] == {"queue": "paging"}
+    assert settings.CELERY_TASK_ROUTES["paging.advance_pages"] == {"queue": "paging"}
+    assert "paging" in settings.WORKER_QUEUES
+    from incidents.paging.tasks import advance_pages, sweep
+
+    assert (sweep.name, advance_pages.name) == ("paging.sweep", "paging.advance_pages")
+
+
+def test_the_sweep_task_hands_over_due_pages(oncall, dispatched):
+    from incidents.paging.tasks import sweep as sweep_task
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        (page,) = open_pages(1)
+        traveller.shift(minutes(5))
+        with committed():
+            sweep_task.run()
+    assert swept(dispatched) == [page.pk]

@@ -20,7 +20,7 @@ def measure(*, event: Event) -> None:
     calls.append(event.pk)
 
 
-def only_big(payload: dict) -> bool:
+def only_big(payload: dict[str, int]) -> bool:
     return payload.get("size", 0) > 10
 
 

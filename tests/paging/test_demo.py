@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -29,7 +30,7 @@ from supportdesk.management.commands import seed_demo
 pytestmark = pytest.mark.django_db
 
 
-def _everything() -> dict[str, list]:
+def _everything() -> dict[str, list[Any]]:
     return {
         "policies": sorted(EscalationPolicy.objects.values_list("name", flat=True)),
         "steps": sorted(EscalationStep.objects.values_list("policy__name", "position", "kind")),
@@ -146,6 +147,7 @@ def test_the_critical_demo_ticket_pages_the_on_call_engineer_and_the_link_stops_
     page = Page.objects.get(cause="critical_ticket")
     assert page.ticket is not None
     assert page.ticket.subject == "JupyterHub down: users get 503 on login"
+    assert page.policy is not None
     assert (page.policy.name, page.state, page.step_index) == (demo.CRITICAL, "triggered", 2)
     notification = Notification.objects.get(source="page", source_id=page.pk)
     assert (notification.recipient, notification.importance) == (engineer, "important")

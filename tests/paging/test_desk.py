@@ -80,7 +80,7 @@ def rows(response) -> list[int]:
     return [int(pk) for pk in re.findall(r'<tr data-page="(\d+)">', response.content.decode())]
 
 
-def snapshot() -> list[tuple]:
+def snapshot() -> list[tuple[object, ...]]:
     return list(
         Page.objects.order_by("pk").values_list(
             "pk", "state", "acknowledged_by", "resolved_at", "silenced_until",

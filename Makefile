@@ -65,7 +65,7 @@ bench: venv ## Load 100k tickets and measure the API (writes docs/benchmarks.md)
 	$(PY) -m supportdesk.embedded exec -- $(PY) -m bench.run_all
 
 screenshots: venv browser ## Regenerate docs/screenshots/ from the browser tests
-	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m supportdesk.embedded exec -- $(PY) -m pytest tests/e2e -n 1 -q
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m supportdesk.embedded exec -- $(PY) -m pytest -m e2e -n 1 -q
 
 compose-check: ## Validate docker-compose.yml (needs Debian's docker-compose 1.29: apt-get install docker-compose)
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"

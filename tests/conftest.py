@@ -12,6 +12,9 @@ from core.models import User
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import AgentFactory, UserFactory
 
+# The browser fixtures, one Playwright per test process for every browser test.
+pytest_plugins = ["tests.browser"]
+
 
 class RecordingBroker(list[dict[str, Any]]):
     """Stands in for Celery's broker: records each task sent, or fails like a broker that is

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import connection
+from kombu import pools as kombu_pools
 
 from supportdesk import embedded
 from supportdesk.celery import app as celery_app
@@ -153,6 +154,9 @@ def celery_publishing_to(broker_url: str) -> Iterator[None]:
             app._pool.force_close_all()
         app._pool = None
         app.amqp._producer_pool = None
+        # kombu keeps producer pools by connection (URL): without this, coming back to the
+        # first broker would find its pool, closed above ("Acquire on closed pool").
+        kombu_pools.reset()
 
     app.conf.update(broker_url=broker_url)
     reset()

@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import log_in
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import AgentFactory
-from tests.e2e.conftest import log_in
 from tests.tickets.factories import TicketFactory
 from tickets.models import SatisfactionRating, Ticket
 from tickets.services.conversation import message_add

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from core.models import EventDelivery
 from core.outbox import delivery_run
-from tests.e2e.conftest import log_in, screenshot
+from tests.browser import log_in, screenshot
 from tickets.models import Ticket
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

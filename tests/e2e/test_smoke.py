@@ -1,7 +1,7 @@
 import pytest
 
+from tests.browser import log_in
 from tests.core.factories import AgentFactory
-from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

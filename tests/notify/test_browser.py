@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from incidents.notify.models import NotificationRule
 from incidents.notify.services import notify
+from tests.browser import log_in
 from tests.core.factories import AgentFactory
-from tests.e2e.conftest import browser, log_in, page  # noqa: F401 - the browser fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from incidents.oncall.models import Override, Schedule
 from incidents.oncall.selectors import on_call
-from tests.e2e.conftest import browser, log_in, page, screenshot  # noqa: F401 - fixtures
+from tests.browser import log_in, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

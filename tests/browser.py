@@ -1,4 +1,6 @@
-"""Real-browser tests: Playwright's Python API driving Debian's Chromium.
+"""The browser and page fixtures of every real-browser test, wherever it lives (a plugin of
+tests/conftest.py, so that one Playwright serves a whole test process: a second would find
+the first one's event loop running). Playwright's Python API drives Debian's Chromium.
 
 Playwright's own browser download cannot work on these machines; `make test` installs
 Debian's chromium when it is missing. When no browser starts, these tests fail: a
@@ -19,15 +21,12 @@ SCREENSHOTS = (
     Path(os.environ.get("SCREENSHOT_DIR", "")) if os.environ.get("SCREENSHOT_DIR") else None
 )
 
-# Playwright's sync API keeps an event loop in the test thread; Django's guard against
-# database calls from async code would otherwise refuse the test's own queries.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop in the test thread; Django's guard against
+    # database calls from async code would otherwise refuse the test's own queries.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(

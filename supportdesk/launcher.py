@@ -4,6 +4,10 @@ Starts PostgreSQL and Redis under var/ unless DATABASE_URL / REDIS_URL name othe
 migrates, loads the demo data, then runs gunicorn, a Celery worker and Celery beat as
 child processes. It prints where to go and how to sign in once /readyz answers. When
 any child stops, or on Ctrl-C / SIGTERM, it stops the others and the services it started.
+
+It also listens for the demo's paging webhook (the critical-ticket policy calls it, signed,
+right after paging the on-call engineer) and prints each call it receives, as a mail
+catcher would: `PAGING_DEMO_WEBHOOK_URL` names another receiver, or empty, none.
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +87,43 @@ class _Stop(Exception):
     pass
 
 
+class _WebhookLog(BaseHTTPRequestHandler):
+    """Prints each webhook it receives and answers 200 with an id."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            summary = json.loads(body)["page"]["title"]
+        except (ValueError, KeyError, TypeError):
+            summary = body[:120].decode(errors="replace")
+        print(
+            f"webhook received: POST {self.path} Idempotency-Key "
+            f"{self.headers.get('Idempotency-Key')} signature "
+            f"{self.headers.get('X-Supportdesk-Signature', 'none')[:20]}...: {summary}",
+            flush=True,
+        )
+        answer = json.dumps({"id": self.headers.get("Idempotency-Key")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+def _webhook_catcher(host: str, port: int) -> ThreadingHTTPServer | None:
+    """The demo's webhook receiver on host:port, or None when the port is taken."""
+    try:
+        server = ThreadingHTTPServer((host, port), _WebhookLog)
+    except OSError as exc:
+        print(f"Not listening for the demo webhook on port {port}: {exc}", flush=True)
+        return None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def _raise_stop(signum: int, frame: Any) -> None:
     raise _Stop
 
@@ -89,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--no-seed", action="store_true", help="skip the demo data")
+    parser.add_argument(
+        "--webhook-port", type=int, default=int(os.environ.get("WEBHOOK_PORT", "8025")),
+        help="where the demo's paging webhook is received and printed",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     var_dir = Path(os.environ.get("SUPPORTDESK_VAR_DIR", str(BASE_DIR / "var")))
@@ -98,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings.local")
     site = f"http://{args.host}:{args.port}"
     env.setdefault("SITE_URL", site)
+    catcher = None
+    if "PAGING_DEMO_WEBHOOK_URL" not in os.environ:
+        catcher = _webhook_catcher(args.host, args.webhook_port)
+        if catcher is not None:
+            env["PAGING_DEMO_WEBHOOK_URL"] = f"http://{args.host}:{args.webhook_port}/paging"
     children: dict[str, subprocess.Popen[bytes]] = {}
     bin_dir = Path(sys.executable).parent
     try:
@@ -137,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  API        {site}/api/v1/\n"
             f"  Admin      {site}/admin/\n"
             f"  Health     {site}/healthz  {site}/readyz\n"
+            f"  Pages      {site}/desk/pages/  (a critical demo ticket pages the on-call agent;\n"
+            f"             emails are printed here, and so are webhooks to "
+            f"{env.get('PAGING_DEMO_WEBHOOK_URL') or 'nowhere'})\n"
             f"Demo sign-in (password: demo-password):\n"
             f"  admin@example.com (administrator), agent1@example.com ... agent4@example.com (tiers 1-4),\n"
             f"  rep@aurora.example (representative), member@aurora.example (member)\n"
@@ -158,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop(children)
+        if catcher is not None:
+            catcher.shutdown()
         embedded.down(var_dir, postgres=started.started_postgres, redis=started.started_redis)
         print("stopped.", flush=True)
 

@@ -1,4 +1,4 @@
-"""The four pages people spend their time on, with the demo data; `make screenshots`
+"""The pages people spend their time on, with the demo data; `make screenshots`
 keeps a picture of each in docs/screenshots/."""
 
 import pytest
@@ -59,3 +59,23 @@ def test_portal_home_and_new_request(page, live_server, demo):
     page.goto(f"{live_server.url}/portal/new/")
     expect(page.get_by_role("heading", name="New request")).to_be_visible()
     screenshot(page, "portal-new-request")
+
+
+def test_desk_pages_and_a_page_acknowledged(page, live_server, demo):
+    from incidents.paging.models import Page
+
+    paged = Page.objects.get(cause="critical_ticket")
+    log_in(page, live_server.url, "agent3@example.com", "demo-password")
+
+    page.goto(f"{live_server.url}/desk/pages/")
+    expect(page.get_by_role("heading", name="Pages")).to_be_visible()
+    expect(page.get_by_text("JupyterHub down").first).to_be_visible()
+    screenshot(page, "desk-pages")
+
+    page.goto(f"{live_server.url}/desk/pages/{paged.pk}/")
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_text("Acknowledged").first).to_be_visible()
+    screenshot(page, "desk-page")
+    paged.refresh_from_db()
+    assert paged.state == "acknowledged"

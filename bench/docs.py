@@ -40,3 +40,15 @@ def write_block(name: str, markdown: str, doc: Path = DOC) -> None:
         text = text.rstrip() + "\n\n" + block
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
+
+
+def busy_note(busy: list[float | None], phases: str, *, above: float = 0.2) -> str:
+    """A sentence for a page whose machine was busy (share of its CPU, per phase, just
+    before each one), or "" when it was quiet enough."""
+    if not any(b is not None and b > above for b in busy):
+        return ""
+    shares = ", ".join("n/a" if b is None else f"{b:.0%}" for b in busy)
+    return (
+        f"Other work kept the machine busy before the measurements ({shares} of its CPU "
+        f"just before {phases}): the figures are pessimistic."
+    )

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.api_bench import _flush_redis, bench_redis_url, machine, percentile, wait_until_quiet
-from bench.docs import DOC, write_block
+from bench.docs import DOC, busy_note, write_block
 from bench.load_tickets import (
     RESULTS_DIR,
     ROOT,
@@ -430,13 +430,8 @@ def render(result: dict[str, Any]) -> str:
         "</details>",
     ]
     busy = [result.get("busy_before_latency"), result.get("busy_before_sweep")]
-    if any(b is not None and b > 0.2 for b in busy):
-        lines[4:4] = [
-            "Other work kept the machine busy before the measurements "
-            f"({', '.join('n/a' if b is None else f'{b:.0%}' for b in busy)} of its CPU just "
-            "before each phase): the figures are pessimistic.",
-            "",
-        ]
+    if note := busy_note(busy, "each phase"):
+        lines[4:4] = [note, ""]
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.docs import blocks
+from bench.docs import blocks, busy_note
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -235,12 +235,8 @@ def observations(load: dict[str, Any] | None, api: dict[str, Any]) -> list[str]:
             "`description`)."
         )
     busy = [api["machine"].get(k) for k in ("busy_before", "busy_before_create")]
-    if any(b is not None and b > 0.25 for b in busy):
-        notes.append(
-            "Other work kept the machine busy before the measurements "
-            f"({', '.join('n/a' if b is None else f'{b:.0%}' for b in busy)} of its CPU just "
-            "before the list and the create phases): the figures are pessimistic."
-        )
+    if note := busy_note(busy, "the list and the create phases", above=0.25):
+        notes.append(note)
     other = (cpu or {}).get("other_cores")
     if other is not None and other > 0.3:
         notes.append(

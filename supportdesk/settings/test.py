@@ -35,9 +35,27 @@ REST_FRAMEWORK = {
 # pytest-xdist processes, or several runs on one machine) never share one. The Celery workers
 # a test starts are handed the resolved name (tests/processes.py).
 DATABASES["default"]["TEST"] = {"NAME": f"test_supportdesk_{os.getpid()}"}
+
+
+def redis_db_of_test_process(*, pid: int, parent: int, worker: str, workers: int) -> int:
+    """The Redis database of a test process, 2 to 15. The processes of one pytest-xdist run
+    (gw0, gw1... under one parent) take neighbouring numbers, so two of them never share
+    one, whatever their pids; another run takes another block, by its parent's pid. A run
+    without xdist goes by its own pid."""
+    if worker.startswith("gw") and workers > 0:
+        blocks = max(1, 14 // workers)
+        return 2 + ((parent % blocks) * workers + int(worker[2:])) % 14
+    return 2 + pid % 14
+
+
 # Likewise a Redis database, 2 to 15, away from `make run` (0) and the benchmarks (1); the
 # workers a test starts are told which (TEST_REDIS_DB in their environment).
-TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", 2 + os.getpid() % 14))
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", 0)) or redis_db_of_test_process(
+    pid=os.getpid(),
+    parent=os.getppid(),
+    worker=os.environ.get("PYTEST_XDIST_WORKER", ""),
+    workers=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0),
+)
 _TEST_REDIS_URL = embedded.redis_url_with_db(REDIS_URL, TEST_REDIS_DB)
 CELERY_BROKER_URL = embedded.celery_url(_TEST_REDIS_URL)
 WORKER_HEARTBEAT_REDIS_URL = _TEST_REDIS_URL

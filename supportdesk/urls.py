@@ -11,6 +11,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenObtainApi.as_view(), name="auth-token"),
     path("", include("communities.api.urls")),
     path("", include("tickets.api.urls")),
+    path("", include("tickets.mail.urls")),
     path("", include("routing.api.urls")),
     path("", include("slas.api.urls")),
     path("", include("incidents.paging.api.urls")),

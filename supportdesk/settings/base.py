@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "core",
     "communities",
     "tickets",
+    "tickets.mail",
     "routing",
     "slas",
     "knowledgebase",
@@ -188,6 +189,16 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
         "image/webp",
     ],
 )
+# ---------------------------------------------------------------- inbound mail (docs/mail.md)
+# The token POST /api/v1/mail/inbound/ expects; empty turns the endpoint off (404).
+MAIL_INBOUND_TOKEN = env.str("MAIL_INBOUND_TOKEN", default="")
+# Mail from an address nobody has: "hold" (kept for staff) or "refuse".
+MAIL_UNKNOWN_SENDER = env.str("MAIL_UNKNOWN_SENDER", default="hold")
+# Mailing-list mail (List-Id, List-Unsubscribe, List-Post) makes no ticket when true.
+MAIL_REFUSE_LIST_MAIL = env.bool("MAIL_REFUSE_LIST_MAIL", default=True)
+# More messages than this from one sender within an hour are held.
+MAIL_SENDER_HOURLY_LIMIT = env.int("MAIL_SENDER_HOURLY_LIMIT", default=30)
+
 # Where supportdesk/events.py is: the table of which app reacts to which event.
 EVENT_REACTIONS = "supportdesk.events.REACTIONS"
 # A delivery that was handed to the broker but is still pending after this long is sent again.

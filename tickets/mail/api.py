@@ -37,14 +37,14 @@ def inbound(request: HttpRequest) -> JsonResponse:
         response = _error(401, "not_authenticated", "A valid inbound mail token is required.")
         response["WWW-Authenticate"] = 'Bearer realm="mail"'
         return response
+    raw = request.body
+    if not raw.strip():
+        return _error(400, "empty", "The body is empty: send the raw message as message/rfc822.")
     content_type = (request.content_type or "").lower()
     if content_type not in ACCEPTED_TYPES:
         return _error(
             415, "unsupported_media_type", "Send the raw message with Content-Type message/rfc822."
         )
-    raw = request.body
-    if not raw.strip():
-        return _error(400, "empty", "The body is empty: send the raw message as message/rfc822.")
     received = mail_intake(raw, source=Source.HTTP)
     return JsonResponse(
         {

@@ -1,6 +1,6 @@
 """Run every mail file under the given folders through intake and print what became of them.
 
-    python -m bench.email_corpus DIR… [--senders known|unknown]
+    python -m bench.email_corpus DIR… [--senders known|unknown] [--verbose]
 
 Runs on a scratch database of its own, `supportdesk_bench_email`, on the same server as
 DATABASE_URL: dropped and created afresh on every run, then migrated (the development and
@@ -97,7 +97,8 @@ def make_senders_known(files: list[Path]) -> None:
         Membership.objects.create(user=user, community=community, role="representative")
 
 
-def run(files: list[Path]) -> tuple[Counter[str], list[str]]:
+def run(files: list[Path], *, verbose: bool = False) -> tuple[Counter[str], list[str]]:
+    from tickets.mail.management.commands.ingest_email import describe
     from tickets.mail.models import Status
     from tickets.mail.services import mail_intake
 
@@ -110,6 +111,8 @@ def run(files: list[Path]) -> tuple[Counter[str], list[str]]:
             counts["crashed"] += 1
             crashes.append(f"{path}\n{traceback.format_exc()}")
             continue
+        if verbose:
+            print(f"{path}: {describe(inbound)}")
         if inbound.status in (Status.REFUSED, Status.HELD):
             counts[f"{inbound.status}: {inbound.reason}"] += 1
         else:
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--senders", choices=["known", "unknown"], default="known")
+    parser.add_argument("--verbose", action="store_true", help="one line per file first")
     args = parser.parse_args(argv)
     files = mail_files(args.folders)
     if not files:
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.senders == "known":
         make_senders_known(files)
     started = time.perf_counter()
-    counts, crashes = run(files)
+    counts, crashes = run(files, verbose=args.verbose)
     print(table(files, counts, time.perf_counter() - started))
     for crash in crashes:
         print(crash, file=sys.stderr)

@@ -108,7 +108,8 @@ class InboundMessage(models.Model):
         ]
         indexes: ClassVar = [
             models.Index(fields=["status", "received_at"]),
-            models.Index(Lower("from_address"), "received_at", name="inbound_sender_time_idx"),
+            # The flood guard counts one sender's recent mail (addresses are stored lower-case).
+            models.Index(fields=["from_address", "received_at"], name="inbound_sender_time_idx"),
         ]
 
     def __str__(self) -> str:

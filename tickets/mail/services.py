@@ -190,9 +190,7 @@ def _act(inbound: InboundMessage, parsed: ParsedMail) -> None:
 def _refuse_if_flooding(address: str) -> None:
     limit = settings.MAIL_SENDER_HOURLY_LIMIT
     since = timezone.now() - timedelta(hours=1)
-    recent = InboundMessage.objects.filter(
-        from_address__iexact=address, received_at__gte=since
-    ).count()
+    recent = InboundMessage.objects.filter(from_address=address, received_at__gte=since).count()
     if recent >= limit:
         raise _Outcome(
             Status.HELD,

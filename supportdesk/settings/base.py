@@ -192,6 +192,8 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
 # ---------------------------------------------------------------- inbound mail (docs/mail.md)
 # The token POST /api/v1/mail/inbound/ expects; empty turns the endpoint off (404).
 MAIL_INBOUND_TOKEN = env.str("MAIL_INBOUND_TOKEN", default="")
+# The largest raw message the endpoint takes (attachments included).
+MAIL_INBOUND_MAX_BYTES = env.int("MAIL_INBOUND_MAX_BYTES", default=25 * 1024 * 1024)
 # Mail from an address nobody has: "hold" (kept for staff) or "refuse".
 MAIL_UNKNOWN_SENDER = env.str("MAIL_UNKNOWN_SENDER", default="hold")
 # Mailing-list mail (List-Id, List-Unsubscribe, List-Post) makes no ticket when true.

@@ -127,6 +127,30 @@ def test_an_empty_body_is_400_and_nothing_changes(settings, body, db):
     assert not InboundMessage.objects.exists()
 
 
+def test_a_message_over_the_size_limit_is_413_and_nothing_changes(
+    settings, community, representative
+):
+    settings.MAIL_INBOUND_TOKEN = TOKEN
+    settings.MAIL_INBOUND_MAX_BYTES = 4 * 1024 * 1024
+    big = raw_mail(sender=representative.email, body="x" * (5 * 1024 * 1024))
+
+    response = _post(big)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_message_larger_than_a_form_body_is_taken(settings, community, representative):
+    settings.MAIL_INBOUND_TOKEN = TOKEN
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+
+    response = _post(raw_mail(sender=representative.email, body="y" * 4096))
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ticket_opened"
+
+
 def test_another_content_type_is_415(settings, db):
     settings.MAIL_INBOUND_TOKEN = TOKEN
 

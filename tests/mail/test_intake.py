@@ -350,7 +350,9 @@ def test_a_message_without_message_id_gets_a_stable_one_from_its_bytes(community
 # ---------------------------------------------------------------- guard and flood
 
 
-def test_a_bounce_makes_no_ticket_and_no_mail(community, representative, mailoutbox):
+def test_an_automatic_reply_makes_no_ticket_no_event_and_no_mail(
+    community, representative, mailoutbox
+):
     inbound = _intake(
         raw_mail(sender=representative.email, headers={"Auto-Submitted": "auto-replied"})
     )

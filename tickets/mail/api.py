@@ -37,7 +37,12 @@ def inbound(request: HttpRequest) -> JsonResponse:
         response = _error(401, "not_authenticated", "A valid inbound mail token is required.")
         response["WWW-Authenticate"] = 'Bearer realm="mail"'
         return response
-    raw = request.body
+    # Read the stream directly: a message with its attachments is larger than Django's
+    # limit for form bodies, and this endpoint has its own (MAIL_INBOUND_MAX_BYTES).
+    limit = settings.MAIL_INBOUND_MAX_BYTES
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        return _error(413, "too_large", f"Messages may be at most {limit // (1024 * 1024)} MB.")
     if not raw.strip():
         return _error(400, "empty", "The body is empty: send the raw message as message/rfc822.")
     content_type = (request.content_type or "").lower()

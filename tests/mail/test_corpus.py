@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.models import Event
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import UserFactory
 from tests.mail.corpus import CORPUS, corpus_files
@@ -59,6 +60,8 @@ def test_every_corpus_file_ends_with_a_recorded_outcome(path, senders_known):
         assert inbound.reason in Reason.values
         assert inbound.detail
         assert inbound.ticket is None
+        # Nothing happened that anything could react to: no mail goes out for it.
+        assert not Event.objects.exists()
     if inbound.status == Status.QUARANTINED:
         assert inbound.error
     assert bytes(inbound.raw) == path.read_bytes()

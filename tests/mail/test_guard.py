@@ -6,8 +6,10 @@ import pytest
 
 from tests.mail.mime import raw_mail
 from tickets.mail.guard import noise_reason
-from tickets.mail.models import Reason
+from tickets.mail.models import Reason, SupportAddress
 from tickets.mail.parsing import parse_mail
+
+pytestmark = pytest.mark.django_db
 
 DSN = (
     b"From: postmaster@mx.example\nTo: support@desk.example\nSubject: Returned\n"
@@ -68,3 +70,13 @@ def test_list_mail_is_taken_when_the_setting_allows_it(settings):
     parsed = parse_mail(raw_mail(sender="ann@example.org", headers={"List-Id": "<l.example>"}))
 
     assert noise_reason(parsed) is None
+
+
+def test_mail_from_the_desks_own_addresses_is_a_loop(settings):
+    settings.DEFAULT_FROM_EMAIL = "Support Desk <support@desk.example>"
+    SupportAddress.objects.create(address="acme@desk.example")
+
+    for sender in ("Support@Desk.Example", "acme@desk.example"):
+        found = noise_reason(parse_mail(raw_mail(sender=sender)))
+        assert found == (Reason.LOOP, f"sent from the desk's own address {sender.lower()}")
+    assert noise_reason(parse_mail(raw_mail(sender="other@desk.example"))) is None

@@ -5,10 +5,12 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core.models import Event
+from core.models import Event, EventDelivery
+from core.outbox import delivery_run
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import UserFactory
 from tests.mail.mime import raw_mail
@@ -85,8 +87,17 @@ def test_a_members_mail_waits_for_approval_and_the_representatives_are_asked(
     inbound = _intake(raw_mail(sender=member.email))
 
     assert inbound.status == Status.TICKET_OPENED
-    assert ticket_of(inbound).status == "awaiting_approval"
+    ticket = ticket_of(inbound)
+    assert ticket.status == "awaiting_approval"
     assert Event.objects.filter(name="ticket.approval_requested").count() == 1
+    delivery_run(
+        delivery_id=EventDelivery.objects.get(
+            handler="tickets.notifications.ask_representatives_to_approve"
+        ).pk
+    )
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        ([representative.email], f"[{ticket.reference}] Approval requested: The hub is down")
+    ]
 
 
 def test_the_sender_is_found_whatever_the_case_and_with_a_plus_tag(community):
@@ -427,7 +438,7 @@ def test_intake_of_a_new_ticket_takes_a_fixed_number_of_queries(community, repre
         _intake(raw_mail(sender=representative.email, body="Another one."))
 
     assert len(first) == len(second)
-    assert len(first) == 23
+    assert len(first) == 24
 
 
 def test_a_refused_bounce_takes_a_few_queries(community, representative, django_assert_num_queries):

@@ -1,17 +1,19 @@
 """The loop and noise guard: mail that must make no ticket and get no answer.
 
 Bounces and delivery notifications, automatic replies (RFC 3834 and the headers mail
-systems use in its place), and, by setting, mailing-list mail. Each rule says why, so the
+systems use in its place), mail from the desk's own addresses, and, by setting,
+mailing-list mail. Each rule says why, so the
 InboundMessage row records the reason.
 """
 
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 
 from django.conf import settings
 
-from tickets.mail.models import Reason
+from tickets.mail.models import Reason, SupportAddress
 from tickets.mail.parsing import ParsedMail
 
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mail\.daemon)@", re.IGNORECASE)
@@ -52,4 +54,16 @@ def noise_reason(mail: ParsedMail) -> tuple[str, str] | None:
         for name in ("List-Id", "List-Unsubscribe", "List-Post", "Mailing-List"):
             if name in message:
                 return Reason.MAILING_LIST, f"{name} header"
+    if _from_the_desk(mail.from_address):
+        return Reason.LOOP, f"sent from the desk's own address {mail.from_address}"
     return None
+
+
+def _from_the_desk(address: str) -> bool:
+    """Mail from the desk's own sender or one of its support addresses: answering it would
+    start a loop."""
+    if not address:
+        return False
+    if address == parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower():
+        return True
+    return SupportAddress.objects.filter(address=address).exists()

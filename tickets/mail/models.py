@@ -37,6 +37,7 @@ class Reason(models.TextChoices):
     BOUNCE = "bounce", "Bounce or delivery notification"
     AUTO_REPLY = "auto_reply", "Automatic reply"
     MAILING_LIST = "mailing_list", "Mailing-list mail"
+    LOOP = "loop", "Sent by the desk itself"
     NO_SENDER = "no_sender", "No usable sender address"
     UNKNOWN_SENDER = "unknown_sender", "Unknown sender"
     NO_COMMUNITY = "no_community", "Sender belongs to no community this address serves"

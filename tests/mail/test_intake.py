@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from unittest import mock
 
 import pytest
@@ -15,6 +16,7 @@ from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import UserFactory
 from tests.mail.mime import raw_mail
 from tests.tickets.factories import TicketFactory
+from tickets.mail import services
 from tickets.mail.models import InboundMessage, MailThread, Reason, Source, Status, SupportAddress
 from tickets.mail.services import inbound_retry, mail_intake, subject_with_reference
 from tickets.models import Attachment, Channel, Message, Ticket, TicketEvent
@@ -447,3 +449,40 @@ def test_a_refused_bounce_takes_a_few_queries(community, representative, django_
     # seen-before lookup, savepoint, insert, release
     with django_assert_num_queries(4):
         _intake(raw)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_taking_the_same_message_at_once_make_one_ticket():
+    community = CommunityFactory.create()
+    sender = MembershipFactory.create(community=community, role="representative").user
+    raw = raw_mail(sender=sender.email, message_id="<race@client.example>")
+    both_checked = threading.Barrier(2, timeout=10)
+    describe = services._describe
+
+    def describe_after_both_checked(inbound, parsed):
+        # Both have looked for the Message-ID and found nothing: now both go on.
+        both_checked.wait()
+        describe(inbound, parsed)
+
+    results: list[InboundMessage] = []
+
+    def take() -> None:
+        try:
+            results.append(_intake(raw))
+        finally:
+            connection.close()
+
+    with mock.patch.object(services, "_describe", describe_after_both_checked):
+        threads = [threading.Thread(target=take) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert len(results) == 2
+    assert results[0].pk == results[1].pk
+    assert {r.status for r in results} == {Status.TICKET_OPENED}
+    assert InboundMessage.objects.count() == 1
+    assert Ticket.objects.count() == 1
+    assert Message.objects.count() == 1
+    assert MailThread.objects.count() == 1

@@ -185,6 +185,18 @@ def test_html_only_mail_becomes_text(community, representative):
     assert "alert" not in body
 
 
+def test_a_very_long_message_is_cut_on_the_ticket_and_kept_whole(community, representative):
+    body = "word " * 50_000  # 250,000 characters
+
+    inbound = _intake(raw_mail(sender=representative.email, body=body))
+
+    description = ticket_of(inbound).description
+    assert description == body.strip()[:100_000] + (
+        "\n\n[Truncated: the whole message is kept with the received mail.]"
+    )
+    assert len(bytes(inbound.raw)) > 250_000
+
+
 # ---------------------------------------------------------------- attachments
 
 

@@ -48,6 +48,9 @@ from tickets.services.lifecycle import ticket_open
 logger = logging.getLogger(__name__)
 
 NO_TEXT = "(The message had no text.)"
+# A ticket's text is searched (a tsvector, at most 1 MB); the whole message stays in the row.
+BODY_MAX_CHARS = 100_000
+TRUNCATED = "\n\n[Truncated: the whole message is kept with the received mail.]"
 NO_SUBJECT = "(no subject)"
 
 
@@ -259,6 +262,8 @@ def _check_files(
 
 
 def _with_notes(body: str, refused: list[str]) -> str:
+    if len(body) > BODY_MAX_CHARS:
+        body = body[:BODY_MAX_CHARS] + TRUNCATED
     if not refused:
         return body
     notes = "\n".join(f"- {line}" for line in refused)

@@ -435,6 +435,25 @@ def test_a_failure_quarantines_the_message_with_its_error_and_a_retry_takes_it(
     assert Ticket.objects.count() == 1
 
 
+def test_a_message_the_parser_gives_up_on_is_quarantined_under_its_message_id(
+    community, representative
+):
+    raw = raw_mail(sender=representative.email, message_id="<unreadable@client.example>")
+    with mock.patch("tickets.mail.services._parse", side_effect=ValueError("no sense in it")):
+        inbound = _intake(raw)
+        again = _intake(raw)
+
+    assert (inbound.status, inbound.message_id) == (
+        Status.QUARANTINED,
+        "<unreadable@client.example>",
+    )
+    assert inbound.error == "ValueError: no sense in it"
+    assert again.pk == inbound.pk
+    assert not Ticket.objects.exists()
+
+    assert inbound_retry(inbound=inbound).status == Status.TICKET_OPENED
+
+
 def test_an_unknown_source_is_a_programming_error(db):
     with pytest.raises(ValueError, match="Unknown mail source"):
         mail_intake(b"From: a@b.example\n\nhi", source="pigeon")

@@ -1,5 +1,6 @@
 from typing import Any
 
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
@@ -27,3 +28,14 @@ class IsAgentOrReadOnly(BasePermission):
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return request.method in SAFE_METHODS or _is_agent(request)
+
+
+class AgentsOnly(BasePermission):
+    """Signed-in agents only; anyone else is told the resource does not exist."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if not _is_agent(request):
+            raise NotFound()
+        return True

@@ -9,12 +9,12 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from communities.selectors import community_scope, service_plan_list
+from core.api.permissions import AgentsOnly
 from core.idempotency import idempotent
 from core.models import User
 from core.selectors import agent_get
@@ -39,17 +39,6 @@ def _user(request: Request) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
-
-
-class AgentsOnly(BasePermission):
-    """Signed-in agents only; anyone else is told the resource does not exist."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if not (request.user.is_staff and request.user.is_active):
-            raise NotFound()
-        return True
 
 
 def _field_error(field: str, message: str, code: str = "does_not_exist") -> ValidationError:

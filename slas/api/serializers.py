@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, time
 from typing import Any
 
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import InstantField
 from slas.models import ClockEvent, Metric
 from slas.selectors import Clock, MetricCompliance, TicketClocks, current_clocks
 from tickets.api.extensions import PayloadExtension
@@ -136,22 +135,6 @@ ticket_sla_block = PayloadExtension(
     # A ticket's clocks are armed by a worker after it is opened.
     opened=dict,
 )
-
-
-class InstantField(serializers.DateTimeField):
-    """An ISO date (midnight UTC) or date-time."""
-
-    def to_internal_value(self, value: Any) -> datetime:
-        try:
-            day = parse_date(value) if isinstance(value, str) else None
-            moment = parse_datetime(value) if isinstance(value, str) and day is None else None
-        except ValueError:  # well formed, but no such date (2024-13-45)
-            day = moment = None
-        if day is not None:
-            return datetime.combine(day, time.min, tzinfo=UTC)
-        if moment is None:
-            self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][+HH:MM]")
-        return super().to_internal_value(value)
 
 
 class ComplianceQuerySerializer(serializers.Serializer[Any]):

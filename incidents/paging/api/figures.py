@@ -4,20 +4,19 @@ else is told there is nothing here (404), like every paging endpoint."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.fields import InstantField
+from core.api.permissions import AgentsOnly
 from incidents.paging.figures import (
     MAX_BUCKETS,
     PERIODS,
@@ -30,33 +29,6 @@ from incidents.paging.figures import (
 )
 
 DEFAULT_DAYS = 28
-
-
-class AgentsOnly(BasePermission):
-    """Signed-in agents only; anyone else is told the resource does not exist."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if not (request.user.is_staff and request.user.is_active):
-            raise NotFound()
-        return True
-
-
-class InstantField(serializers.DateTimeField):
-    """An ISO date (midnight UTC) or date-time."""
-
-    def to_internal_value(self, value: Any) -> datetime:
-        try:
-            day = parse_date(value) if isinstance(value, str) else None
-            moment = parse_datetime(value) if isinstance(value, str) and day is None else None
-        except ValueError:  # well formed, but no such date (2024-13-45)
-            day = moment = None
-        if day is not None:
-            return datetime.combine(day, time.min, tzinfo=UTC)
-        if moment is None:
-            self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][+HH:MM]")
-        return super().to_internal_value(value)
 
 
 class FiguresQuerySerializer(serializers.Serializer[Any]):

@@ -16,13 +16,14 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from communities.selectors import community_scope
 from core.api.pagination import NewestFirstCursorPagination
+from core.api.permissions import AgentsOnly
 from core.idempotency import idempotent
 from core.models import User
 from incidents.paging.api import serializers as s
@@ -43,17 +44,6 @@ def _user(request: Request) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
-
-
-class AgentsOnly(BasePermission):
-    """Signed-in agents only; anyone else is told the resource does not exist."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if not (request.user.is_staff and request.user.is_active):
-            raise NotFound()
-        return True
 
 
 def _page_or_404(page_id: int) -> Page:

@@ -12,6 +12,15 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 
+def values_check(
+    field: str, values: list[str], name: str, *, blank: bool = False
+) -> models.CheckConstraint:
+    """A check constraint that `field` holds one of `values` (or "" with `blank`): the
+    database's copy of a field's choices."""
+    allowed = [*values, ""] if blank else values
+    return models.CheckConstraint(condition=models.Q(**{f"{field}__in": allowed}), name=name)
+
+
 class UserManager(DjangoUserManager["User"]):
     """Users sign in with their email address; there is no username."""
 

@@ -16,14 +16,10 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from communities.models import validate_time_zone
+from core.models import values_check
 from tickets.models import Channel, Severity, TicketKind, Tier
 
 TIER_LEVELS = (1, 2, 3, 4)
-
-
-def _in(field: str, values: list[str], name: str, *, blank: bool = False) -> models.CheckConstraint:
-    allowed = [*values, ""] if blank else values
-    return models.CheckConstraint(condition=models.Q(**{f"{field}__in": allowed}), name=name)
 
 
 class Skill(models.Model):
@@ -108,7 +104,7 @@ class AgentProfile(models.Model):
                 condition=models.Q(tier_level__gte=1, tier_level__lte=4),
                 name="agent_tier_level_1_to_4",
             ),
-            _in("status", ["available", "away", "off"], "agent_status_valid"),
+            values_check("status", ["available", "away", "off"], "agent_status_valid"),
             models.CheckConstraint(
                 condition=~models.Q(substitute=models.F("pk")),
                 name="agent_not_own_substitute",
@@ -138,7 +134,7 @@ class Team(models.Model):
 
     class Meta:
         ordering = ("name",)
-        constraints: ClassVar = [_in("tier", Tier.values, "team_tier_valid")]
+        constraints: ClassVar = [values_check("tier", Tier.values, "team_tier_valid")]
 
     def __str__(self) -> str:
         return self.name
@@ -193,9 +189,9 @@ class RoutingRule(models.Model):
     class Meta:
         ordering = ("position", "id")
         constraints: ClassVar = [
-            _in("match_in", ["both", "subject", "description"], "rule_match_in_valid"),
-            _in("raise_severity", Severity.values, "rule_severity_valid", blank=True),
-            _in("set_tier", Tier.values, "rule_tier_valid", blank=True),
+            values_check("match_in", ["both", "subject", "description"], "rule_match_in_valid"),
+            values_check("raise_severity", Severity.values, "rule_severity_valid", blank=True),
+            values_check("set_tier", Tier.values, "rule_tier_valid", blank=True),
             models.CheckConstraint(
                 condition=models.Q(override_severity=False) | ~models.Q(raise_severity=""),
                 name="rule_override_needs_a_severity",
@@ -276,16 +272,16 @@ class RoutingDecision(models.Model):
                 condition=models.Q(trigger__in=["opened", "approved"]),
                 name="routing_first_run_once",
             ),
-            _in(
+            values_check(
                 "trigger",
                 ["opened", "approved", "reroute", "escalation", "queue"],
                 "decision_trigger_valid",
             ),
-            _in(
+            values_check(
                 "outcome", ["assigned", "kept", "waiting", "not_routable"], "decision_outcome_valid"
             ),
-            _in("severity", Severity.values, "decision_severity_valid"),
-            _in("tier", Tier.values, "decision_tier_valid"),
+            values_check("severity", Severity.values, "decision_severity_valid"),
+            values_check("tier", Tier.values, "decision_tier_valid"),
         ]
         indexes: ClassVar = [models.Index(fields=["ticket", "-created_at"])]
 
@@ -325,7 +321,7 @@ class WaitingTicket(models.Model):
 
     class Meta:
         ordering = ("since",)
-        constraints: ClassVar = [_in("tier", Tier.values, "waiting_tier_valid")]
+        constraints: ClassVar = [values_check("tier", Tier.values, "waiting_tier_valid")]
         indexes: ClassVar = [models.Index(fields=["since"])]
 
     def __str__(self) -> str:
@@ -356,7 +352,7 @@ class TierEscalation(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         constraints: ClassVar = [
-            _in("direction", ["up", "down"], "escalation_direction_valid"),
+            values_check("direction", ["up", "down"], "escalation_direction_valid"),
             models.CheckConstraint(
                 condition=~models.Q(from_tier=models.F("to_tier")), name="escalation_moves"
             ),

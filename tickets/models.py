@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.models import values_check
 from tickets.states import TicketStatus
 
 
@@ -48,7 +49,7 @@ class Channel(models.TextChoices):
 def _choices_check(
     field: str, choices: type[models.TextChoices], name: str
 ) -> models.CheckConstraint:
-    return models.CheckConstraint(condition=models.Q(**{f"{field}__in": choices.values}), name=name)
+    return values_check(field, choices.values, name)
 
 
 class Category(models.Model):

@@ -21,6 +21,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from communities.models import validate_time_zone
+from core.models import values_check
 from tickets.models import Severity
 
 MAX_REPEATS = 10
@@ -42,11 +43,6 @@ class PageState(models.TextChoices):
 class Importance(models.TextChoices):
     DEFAULT = "default", "Default"
     IMPORTANT = "important", "Important"
-
-
-def _in(field: str, values: list[str], name: str, *, blank: bool = False) -> models.CheckConstraint:
-    allowed = [*values, ""] if blank else values
-    return models.CheckConstraint(condition=Q(**{f"{field}__in": allowed}), name=name)
 
 
 class EscalationPolicy(models.Model):
@@ -192,9 +188,9 @@ class EscalationStep(models.Model):
         ordering = ("policy", "position")
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["policy", "position"], name="step_position_once"),
-            _in("kind", StepKind.values, "step_kind_valid"),
-            _in("on_call_when", OnCallWhen.values, "step_on_call_when_valid", blank=True),
-            _in("team_mode", TeamMode.values, "step_team_mode_valid", blank=True),
+            values_check("kind", StepKind.values, "step_kind_valid"),
+            values_check("on_call_when", OnCallWhen.values, "step_on_call_when_valid", blank=True),
+            values_check("team_mode", TeamMode.values, "step_team_mode_valid", blank=True),
             _kind_has(
                 "notify_on_call",
                 Q(schedule__isnull=False),
@@ -311,8 +307,8 @@ class PolicyRoute(models.Model):
     class Meta:
         ordering = ("position", "id")
         constraints: ClassVar = [
-            _in("cause", CauseKind.values, "route_cause_valid"),
-            _in("severity", Severity.values, "route_severity_valid", blank=True),
+            values_check("cause", CauseKind.values, "route_cause_valid"),
+            values_check("severity", Severity.values, "route_severity_valid", blank=True),
         ]
 
     def __str__(self) -> str:
@@ -432,9 +428,9 @@ class Page(models.Model):
                 condition=~Q(state="resolved"),
                 name="page_dedup_key_open_once",
             ),
-            _in("cause", CauseKind.values, "page_cause_valid"),
-            _in("state", PageState.values, "page_state_valid"),
-            _in("severity", Severity.values, "page_severity_valid"),
+            values_check("cause", CauseKind.values, "page_cause_valid"),
+            values_check("state", PageState.values, "page_state_valid"),
+            values_check("severity", Severity.values, "page_severity_valid"),
             models.CheckConstraint(
                 condition=~Q(state="acknowledged") | Q(acknowledged_at__isnull=False),
                 name="page_acknowledged_has_time",
@@ -531,8 +527,8 @@ class PageEvent(models.Model):
     class Meta:
         ordering = ("at", "id")
         constraints: ClassVar = [
-            _in("kind", PageEventKind.values, "page_event_kind_valid"),
-            _in("via", Via.values, "page_event_via_valid"),
+            values_check("kind", PageEventKind.values, "page_event_kind_valid"),
+            values_check("via", Via.values, "page_event_via_valid"),
         ]
         indexes: ClassVar = [models.Index(fields=["page", "at"], name="page_event_page_at")]
 

@@ -80,6 +80,19 @@ def setup(database_url: str) -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
+def senders_of(files: list[Path]) -> list[str]:
+    """The From addresses of the files' headers, lower-cased, sorted, once each."""
+    addresses: set[str] = set()
+    for path in files:
+        head = path.read_bytes().split(b"\n\n", 1)[0].decode("latin-1")
+        for line in head.splitlines():
+            if line.lower().startswith("from:"):
+                address = parseaddr(line[5:])[1].strip().lower()
+                if "@" in address and " " not in address:
+                    addresses.add(address)
+    return sorted(addresses)
+
+
 def make_senders_known(files: list[Path]) -> None:
     from communities.models import Community, Membership, ServicePlan
     from core.models import User
@@ -90,15 +103,7 @@ def make_senders_known(files: list[Path]) -> None:
     community = Community.objects.create(
         name="Email corpus", slug="email-corpus", service_plan=plan
     )
-    addresses: set[str] = set()
-    for path in files:
-        head = path.read_bytes().split(b"\n\n", 1)[0].decode("latin-1")
-        for line in head.splitlines():
-            if line.lower().startswith("from:"):
-                address = parseaddr(line[5:])[1].strip().lower()
-                if "@" in address and " " not in address:
-                    addresses.add(address)
-    for address in sorted(addresses):
+    for address in senders_of(files):
         user = User.objects.create_user(address)
         Membership.objects.create(user=user, community=community, role="representative")
 

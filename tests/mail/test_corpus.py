@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
 
+from bench.email_corpus import senders_of
 from core.models import Event
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import UserFactory
@@ -22,15 +22,7 @@ FILES = corpus_files()
 def senders_known(db):
     """Everyone who sent a corpus message is a representative of one community."""
     community = CommunityFactory.create()
-    addresses = set()
-    for path in FILES:
-        head = path.read_bytes().split(b"\n\n", 1)[0].decode("latin-1")
-        for line in head.splitlines():
-            if line.lower().startswith("from:"):
-                address = parseaddr(line[5:])[1].strip().lower()
-                if "@" in address and " " not in address:
-                    addresses.add(address)
-    for address in sorted(addresses):
+    for address in senders_of(FILES):
         MembershipFactory.create(
             community=community, role="representative", user=UserFactory.create(email=address)
         )

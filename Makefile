@@ -18,16 +18,18 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version' 
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,semantic]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP) ## Create the virtualenv and install the pinned dependencies
 
-# Browser tests drive Debian's Chromium; Playwright's own download cannot work on these machines.
+# Browser tests drive Debian's Chromium (Playwright's own download cannot work on these machines);
+# the IMAP poller's tests run Debian's Dovecot as a throwaway server.
 CHROMIUM ?= /usr/bin/chromium
-browser: ## Install Debian's Chromium for the browser tests, when it is missing (needs root)
-	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+DOVECOT ?= /usr/sbin/dovecot
+browser: ## Install Debian's Chromium and Dovecot for the tests, when they are missing (needs root)
+	@test -x $(CHROMIUM) -a -x $(DOVECOT) || { echo "Installing Debian's chromium and dovecot-imapd for the tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium dovecot-imapd; }
 
 run: venv ## Set up and run the whole desk: database, Redis, web, worker, beat, demo data
 	$(PY) -m supportdesk.launcher

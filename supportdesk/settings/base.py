@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "incidents.oncall",
     "incidents.notify",
     "incidents.paging",
+    "reports",
     "web",
     "supportdesk",
 ]

@@ -112,13 +112,23 @@ class Ticket(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets"
     )
+    # Seed 004's order of non-incident requests: the request comes with dedicated funding.
+    funded = models.BooleanField(
+        default=False, help_text="The request comes with dedicated funding (seed 004)."
+    )
+    # The budget-aware priority (reports.priority): higher first; written only by
+    # reports.priority.ticket_priority_refresh, with the reasons the desk shows.
+    priority_score = models.IntegerField(default=0)
+    priority_reasons = models.JSONField(default=list, blank=True)
     search = models.GeneratedField(
         expression=SearchVector("subject", weight="A", config="english")
         + SearchVector("description", weight="B", config="english"),
         output_field=SearchVectorField(),
         db_persist=True,
     )
-    history = HistoricalRecords(excluded_fields=["search", "updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=["search", "updated_at", "priority_score", "priority_reasons"]
+    )
 
     class Meta:
         constraints: ClassVar = [
@@ -150,6 +160,8 @@ class Ticket(models.Model):
                 condition=models.Q(resolved_at__isnull=False),
                 name="ticket_resolved_at_idx",
             ),
+            # The desk queue's default order (priority, then newest): one index scan.
+            models.Index(fields=["priority_score", "id"], name="ticket_priority_idx"),
         ]
 
     def __str__(self) -> str:

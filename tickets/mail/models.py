@@ -47,6 +47,8 @@ class Reason(models.TextChoices):
     RATE_LIMITED = "rate_limited", "Too many messages from this sender"
     INVALID = "invalid", "Request refused by the ticket rules"
     PARSE_ERROR = "parse_error", "Could not be processed"
+    DMARC_FAIL = "dmarc_fail", "The sender's domain failed DMARC"
+    DISCARDED = "discarded", "Discarded by staff"
 
 
 class InboundMessage(models.Model):
@@ -170,3 +172,162 @@ class SupportAddress(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.address = self.address.strip().lower()
         super().save(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- outbound
+
+
+class MailKind(models.TextChoices):
+    """What an outgoing mail is about; one template each."""
+
+    REQUEST_RECEIVED = "request_received", "Request received (acknowledgement)"
+    APPROVAL_REQUESTED = "approval_requested", "Approval requested (to representatives)"
+    APPROVED = "approved", "Request approved"
+    DECLINED = "declined", "Request declined"
+    STAFF_REPLY = "staff_reply", "A reply from the support team"
+    RESOLVED = "resolved", "Resolved (satisfaction survey)"
+    MERGED = "merged", "Merged into another ticket"
+    ATTACHMENT_REFUSED = "attachment_refused", "Attachments not accepted"
+    UNKNOWN_SENDER = "unknown_sender", "Refusal to an unknown sender"
+    PAGING = "paging", "Paging notification"
+
+
+class OutboundStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+class OutboundMail(models.Model):
+    """One mail to one recipient, sent exactly once per cause (`dedup_key`) and recipient."""
+
+    kind = models.CharField(max_length=30, choices=MailKind.choices)
+    dedup_key = models.CharField(
+        max_length=200, help_text="The cause: an event, a delivery, an inbound message."
+    )
+    recipient = models.CharField(max_length=320)
+    ticket = models.ForeignKey(
+        "tickets.Ticket",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outbound_mail",
+    )
+    subject = models.CharField(max_length=998)
+    text = models.TextField()
+    html = models.TextField(blank=True)
+    message_id = models.CharField(max_length=998, unique=True)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.TextField(blank=True)
+    reply_to = models.CharField(max_length=320, blank=True)
+    auto_submitted = models.BooleanField(
+        default=True, help_text="Automatic mail carries Auto-Submitted: auto-generated."
+    )
+    status = models.CharField(
+        max_length=10, choices=OutboundStatus.choices, default=OutboundStatus.QUEUED
+    )
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it was suppressed.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "outbound mail"
+        ordering: ClassVar = ["-created_at", "-id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["dedup_key", "recipient"], name="outboundmail_once_per_cause"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=MailKind.values), name="outboundmail_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=OutboundStatus.values),
+                name="outboundmail_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="suppressed") | ~models.Q(reason=""),
+                name="outboundmail_suppressed_says_why",
+            ),
+        ]
+        indexes: ClassVar = [
+            # The sweeper's scan: queued (or sending past its lease) and due.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outboundmail_due_idx",
+                condition=models.Q(status__in=["queued", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient} ({self.status})"
+
+
+class MailTemplate(models.Model):
+    """The subject, text and HTML of one kind of mail, edited in the admin. The defaults
+    ship in templates/tickets/email/ and the admin can put them back."""
+
+    kind = models.CharField(max_length=30, choices=MailKind.choices, unique=True)
+    subject = models.CharField(max_length=300)
+    text = models.TextField()
+    html = models.TextField(blank=True, help_text="Empty: the mail is sent as text only.")
+    updated_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class MailPreference(models.Model):
+    """The notification mails a person chose not to get."""
+
+    user = models.OneToOneField(
+        "core.User", on_delete=models.CASCADE, related_name="mail_preference"
+    )
+    muted = models.JSONField(default=list, blank=True, help_text="Mail kinds not wanted.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {', '.join(self.muted) or 'everything'}"
+
+
+# ---------------------------------------------------------------- IMAP
+
+
+class Mailbox(models.Model):
+    """An IMAP mailbox the desk polls. The password is never stored here: `password_name`
+    names an entry of the MAIL_MAILBOX_PASSWORDS setting (or an environment variable)."""
+
+    class Security(models.TextChoices):
+        SSL = "ssl", "TLS (IMAPS)"
+        STARTTLS = "starttls", "STARTTLS"
+        NONE = "none", "None (local test servers only)"
+
+    name = models.CharField(max_length=100, unique=True)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=993)
+    security = models.CharField(max_length=10, choices=Security.choices, default=Security.SSL)
+    username = models.CharField(max_length=255)
+    password_name = models.CharField(
+        max_length=100,
+        help_text="The key of MAIL_MAILBOX_PASSWORDS (or the environment variable) that "
+        "holds the password.",
+    )
+    folder = models.CharField(max_length=255, default="INBOX")
+    move_to = models.CharField(
+        max_length=255, blank=True, help_text="Move taken messages here; empty: mark them Seen."
+    )
+    active = models.BooleanField(default=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "mailboxes"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.username}@{self.host})"

@@ -420,3 +420,12 @@ CELERY_BEAT_SCHEDULE["paging-sweep"] = {
     # A sweep still queued when the next is due is dropped: the next one does its work.
     "options": {"expires": PAGING_SWEEP_INTERVAL_SECONDS * 2},
 }
+
+# ---------------------------------------------------------------- incidents (docs/incidents.md)
+# Reminders (update due, no public update yet, postmortem due) and unfinished fan-outs.
+INCIDENTS_SWEEP_SECONDS = env.float("INCIDENTS_SWEEP_SECONDS", default=15.0)
+CELERY_BEAT_SCHEDULE["incidents-sweep"] = {
+    "task": "incidents.sweep",
+    "schedule": INCIDENTS_SWEEP_SECONDS,
+    "options": {"expires": 60},
+}

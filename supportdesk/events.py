@@ -55,4 +55,17 @@ REACTIONS: tuple[Reaction, ...] = (
     # emergency tier) and `ticket.escalated` (an agent or a breach changed its tier). A
     # critical ticket pages the on-call engineer, once per open page of the ticket.
     Reaction("ticket.critical", "incidents.paging.handlers.page_critical_ticket", queue="paging"),
+    # Reports: the budget-aware priority (seed 004) stored on each ticket, re-ranked when its
+    # inputs change: it enters the desk, its kind changes, it is linked or unlinked; time
+    # logged re-ranks the community's open tickets and sends the 80 % / 100 % budget notices.
+    Reaction("ticket.opened", "reports.handlers.refresh_ticket_priority"),
+    Reaction("ticket.approval_requested", "reports.handlers.refresh_ticket_priority"),
+    Reaction(
+        "ticket.updated",
+        "reports.handlers.refresh_ticket_priority",
+        when="reports.handlers.kind_changed",
+    ),
+    Reaction("ticket.linked", "reports.handlers.refresh_ticket_priority"),
+    Reaction("ticket.unlinked", "reports.handlers.refresh_ticket_priority"),
+    Reaction("time.logged", "reports.handlers.budget_changed"),
 )

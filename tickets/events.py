@@ -97,10 +97,12 @@ def attachment_added(*, attachment: Attachment) -> None:
 
 def ticket_linked(*, ticket: Ticket, other: Ticket, actor: User) -> None:
     _record(ticket, actor, TicketEvent.Kind.LINKED, other=other.pk, reference=other.reference)
+    _publish("ticket.linked", ticket, other=other.pk)
 
 
 def ticket_unlinked(*, ticket: Ticket, other: Ticket, actor: User) -> None:
     _record(ticket, actor, TicketEvent.Kind.UNLINKED, other=other.pk, reference=other.reference)
+    _publish("ticket.unlinked", ticket, other=other.pk)
 
 
 def ticket_merged(*, source: Ticket, target: Ticket, actor: User) -> None:

@@ -422,6 +422,38 @@ CELERY_BEAT_SCHEDULE["paging-sweep"] = {
     "options": {"expires": PAGING_SWEEP_INTERVAL_SECONDS * 2},
 }
 
+# ---------------------------------------------------------------- reports
+from celery.schedules import crontab  # noqa: E402
+# docs/reporting.md. Who hears of a target's crossing, a budget notice and the weekly
+# summary: the members of this group (none: the superusers).
+REPORTS_LEADS_GROUP = env.str("REPORTS_LEADS_GROUP", default="Support leads")
+# /metrics (Prometheus): a bearer token, or a client address in the allow-list; with
+# neither set, /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+CELERY_TASK_ROUTES.update({f"reports.{name}": {"queue": "default"} for name in (
+    "check_targets", "roll_budget_periods", "weekly_summary", "monthly_summaries")})  # fmt: skip
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "reports-check-targets": {"task": "reports.check_targets", "schedule": 15 * 60.0},
+        "reports-roll-budget-periods": {"task": "reports.roll_budget_periods", "schedule": 3600.0},
+        # Mondays 07:00 and the 1st of each month 07:00, in TIME_ZONE.
+        "reports-weekly-summary": {
+            "task": "reports.weekly_summary",
+            "schedule": crontab(minute=0, hour=7, day_of_week=1),
+        },
+        "reports-monthly-summaries": {
+            "task": "reports.monthly_summaries",
+            "schedule": crontab(minute=0, hour=7, day_of_month=1),
+        },
+    }
+)
+
 # ---------------------------------------------------------------- incidents (docs/incidents.md)
 # Reminders (update due, no public update yet, postmortem due) and unfinished fan-outs.
 INCIDENTS_SWEEP_SECONDS = env.float("INCIDENTS_SWEEP_SECONDS", default=15.0)

@@ -105,9 +105,12 @@ SORT_KEYS: dict[str, SortKey] = {
         SortKey("created", "Age", F("created_at"), datetime),
         SortKey("updated", "Last update", F("updated_at"), datetime),
         SortKey("sla", "Time to breach", _sla_due(), datetime),
+        # The budget-aware priority (reports.priority), kept on the ticket: index
+        # ticket_priority_idx (priority_score, id) gives the default order in one scan.
+        SortKey("priority", "Priority", F("priority_score"), int),
     )
 }
-DEFAULT_SORT = "-created"
+DEFAULT_SORT = "-priority"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,783 @@
+"""Every metric of the desk, each computed in SQL from what the other apps record.
+
+docs/metrics.md gives each definition in words; this module is the definition. A metric
+is a function of `Filters` (the period [start, end), the communities in the viewer's scope
+and the narrowing filters) returning a `Figure`; `tickets_behind(key, filters)` returns the
+tickets a figure counts, for the drill-down. Nothing here is stored: the dashboards read
+indexed ranges of the source tables (docs/reporting.md, "Why no roll-ups").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.functions import Extract, TruncDate
+from django.utils import timezone
+
+from communities.models import SupportBudget, TimeEntry
+from incidents.paging.models import Page
+from routing.models import AgentProfile, TierEscalation
+from slas.models import ClockState, Metric, SLATarget
+from slas.selectors.compliance import PercentileCont
+from tickets.models import (
+    UNRESOLVED,
+    Message,
+    SatisfactionRating,
+    Severity,
+    Ticket,
+    TicketEvent,
+    Tier,
+)
+from tickets.states import TicketStatus
+
+# ------------------------------------------------------------------ filters
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a report looks at. `community_ids` is already the viewer's scope (narrowed to the
+    community asked for, if any); the other fields narrow further, empty meaning any."""
+
+    start: datetime
+    end: datetime
+    community_ids: tuple[int, ...]
+    plan: int | None = None
+    tier: str = ""
+    severity: str = ""
+    team: int | None = None
+    agent: int | None = None
+    channel: str = ""
+
+    def previous(self) -> Filters:
+        """The period of the same length just before this one."""
+        length = self.end - self.start
+        return replace(self, start=self.start - length, end=self.start)
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+
+def tickets_filtered(f: Filters) -> QuerySet[Ticket]:
+    """The tickets the filters take in, in any period."""
+    tickets = Ticket.objects.filter(community_id__in=f.community_ids)
+    if f.plan:
+        tickets = tickets.filter(community__service_plan_id=f.plan)
+    if f.tier:
+        tickets = tickets.filter(tier=f.tier)
+    if f.severity:
+        tickets = tickets.filter(severity=f.severity)
+    if f.channel:
+        tickets = tickets.filter(channel=f.channel)
+    if f.agent:
+        tickets = tickets.filter(assignee_id=f.agent)
+    if f.team:
+        tickets = tickets.filter(assignee__agent_profile__teams=f.team)
+    return tickets
+
+
+def _in(f: Filters, column: str) -> Q:
+    return Q(**{f"{column}__gte": f.start, f"{column}__lt": f.end})
+
+
+# ------------------------------------------------------------------ figures
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    value: float | None
+    unit: str  # "%", "min", "h", "", "tickets"
+    count: int = 0  # how many things the figure is computed over
+    detail: str = ""
+
+    @property
+    def shown(self) -> str:
+        return format_value(self.value, self.unit)
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "%":
+        return f"{value:.1f} %"
+    if unit in ("min", "h"):
+        return f"{value:.1f} {unit}"
+    if float(value).is_integer():
+        return f"{int(value)}"
+    return f"{value:.1f}"
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _seconds(expression: Any) -> Func:
+    return Func(
+        expression, template="EXTRACT(EPOCH FROM %(expressions)s)", output_field=FloatField()
+    )
+
+
+def _median_minutes(queryset: QuerySet[Any], expression: Any) -> tuple[float | None, int]:
+    row = queryset.aggregate(
+        median=PercentileCont(_seconds(expression), 0.5), n=Count("pk", distinct=False)
+    )
+    value = row["median"]
+    return (None if value is None else round(value / 60, 1)), row["n"]
+
+
+# Each metric: the tickets it counts (for the drill-down) and how it is computed.
+
+
+def created(f: Filters) -> QuerySet[Ticket]:
+    return tickets_filtered(f).filter(_in(f, "created_at"))
+
+
+def resolved(f: Filters) -> QuerySet[Ticket]:
+    """Tickets whose (last) resolution fell in the period, confirmed since or not."""
+    return tickets_filtered(f).filter(_in(f, "resolved_at"))
+
+
+def volume(f: Filters) -> Figure:
+    n = created(f).count()
+    return Figure("volume", "Tickets opened", n, "tickets", n)
+
+
+def resolved_count(f: Filters) -> Figure:
+    n = resolved(f).count()
+    return Figure("resolved", "Tickets resolved", n, "tickets", n)
+
+
+def _responded(f: Filters) -> QuerySet[Ticket]:
+    return created(f).filter(first_responded_at__isnull=False)
+
+
+def first_response(f: Filters) -> Figure:
+    value, n = _median_minutes(_responded(f), F("first_responded_at") - F("created_at"))
+    return Figure("first_response", "First response (median, wall clock)", value, "min", n)
+
+
+def _clocks(f: Filters, metric: str) -> QuerySet[SLATarget]:
+    return SLATarget.objects.filter(
+        ticket__in=tickets_filtered(f), metric=metric, started_at__gte=f.start, started_at__lt=f.end
+    ).exclude(state=ClockState.CANCELLED)
+
+
+def _business_median(f: Filters, metric: str) -> tuple[float | None, int]:
+    met = _clocks(f, metric).filter(state=ClockState.MET, used_seconds__isnull=False)
+    row = met.aggregate(median=PercentileCont("used_seconds", 0.5), n=Count("pk"))
+    value = row["median"]
+    return (None if value is None else round(value / 60, 1)), row["n"]
+
+
+def first_response_business(f: Filters) -> Figure:
+    value, n = _business_median(f, Metric.FIRST_RESPONSE)
+    return Figure(
+        "first_response_business", "First response (median, business time)", value, "min", n
+    )
+
+
+def resolution(f: Filters) -> Figure:
+    value, n = _median_minutes(resolved(f), F("resolved_at") - F("created_at"))
+    hours = None if value is None else round(value / 60, 1)
+    return Figure("resolution", "Resolution (median, wall clock)", hours, "h", n)
+
+
+def resolution_business(f: Filters) -> Figure:
+    value, n = _business_median(f, Metric.RESOLUTION)
+    hours = None if value is None else round(value / 60, 1)
+    return Figure("resolution_business", "Resolution (median, business time)", hours, "h", n)
+
+
+def resolution_rate(f: Filters) -> Figure:
+    opened = created(f)
+    row = opened.aggregate(
+        n=Count("pk"),
+        done=Count("pk", filter=Q(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])),
+    )
+    return Figure(
+        "resolution_rate", "Resolution rate", _share(row["done"], row["n"]), "%", row["n"]
+    )
+
+
+_IN_TIME = Q(state=ClockState.MET, breached_at__isnull=True, met_at__lte=F("due_at"))
+_DECIDED = Q(state__in=[ClockState.MET, ClockState.BREACHED]) | Q(breached_at__isnull=False)
+
+
+def _sla(metric: str, label: str) -> Callable[[Filters], Figure]:
+    def compute(f: Filters) -> Figure:
+        row = _clocks(f, metric).aggregate(
+            decided=Count("pk", filter=_DECIDED), in_time=Count("pk", filter=_IN_TIME)
+        )
+        return Figure(
+            f"sla_{metric}", label, _share(row["in_time"], row["decided"]), "%", row["decided"]
+        )
+
+    compute.__name__ = f"sla_{metric}"
+    return compute
+
+
+sla_first_response = _sla(Metric.FIRST_RESPONSE, "SLA met: first response")
+sla_next_update = _sla(Metric.NEXT_UPDATE, "SLA met: next update")
+sla_resolution = _sla(Metric.RESOLUTION, "SLA met: resolution")
+
+
+def _reopened() -> Exists:
+    return Exists(
+        TicketEvent.objects.filter(
+            ticket=OuterRef("pk"),
+            kind=TicketEvent.Kind.STATUS_CHANGED,
+            data__transition="reopen",
+        )
+    )
+
+
+def _staff_public_replies() -> Any:
+    return Count(
+        "messages",
+        filter=Q(messages__kind=Message.Kind.PUBLIC, messages__author__is_staff=True),
+        distinct=True,
+    )
+
+
+def first_contact_tickets(f: Filters) -> QuerySet[Ticket]:
+    return (
+        resolved(f)
+        .annotate(staff_replies=_staff_public_replies(), reopened=_reopened())
+        .filter(staff_replies=1, reopened=False)
+    )
+
+
+def first_contact_resolution(f: Filters) -> Figure:
+    total = resolved(f).count()
+    fcr = first_contact_tickets(f).count()
+    return Figure(
+        "first_contact_resolution", "First-contact resolution", _share(fcr, total), "%", total
+    )
+
+
+def _resolved_in_period_events(f: Filters) -> QuerySet[TicketEvent]:
+    return TicketEvent.objects.filter(
+        ticket__in=tickets_filtered(f),
+        kind=TicketEvent.Kind.STATUS_CHANGED,
+        data__status=TicketStatus.RESOLVED,
+        created_at__gte=f.start,
+        created_at__lt=f.end,
+    )
+
+
+def reopened_tickets(f: Filters) -> QuerySet[Ticket]:
+    resolutions = _resolved_in_period_events(f)
+    later_reopen = TicketEvent.objects.filter(
+        ticket=OuterRef("pk"),
+        kind=TicketEvent.Kind.STATUS_CHANGED,
+        data__transition="reopen",
+        created_at__gte=f.start,
+    )
+    return Ticket.objects.filter(pk__in=resolutions.values("ticket_id")).filter(
+        Exists(later_reopen)
+    )
+
+
+def reopen_rate(f: Filters) -> Figure:
+    total = _resolved_in_period_events(f).values("ticket_id").distinct().count()
+    reopened = reopened_tickets(f).count()
+    return Figure("reopen_rate", "Reopen rate", _share(reopened, total), "%", total)
+
+
+def escalated_tickets(f: Filters) -> QuerySet[Ticket]:
+    up = TierEscalation.objects.filter(ticket=OuterRef("pk"), direction="up")
+    return created(f).filter(Exists(up))
+
+
+def escalation_rate(f: Filters) -> Figure:
+    total = created(f).count()
+    n = escalated_tickets(f).count()
+    return Figure("escalation_rate", "Escalation rate", _share(n, total), "%", total)
+
+
+def _answered(f: Filters) -> QuerySet[SatisfactionRating]:
+    return SatisfactionRating.objects.filter(
+        ticket__in=tickets_filtered(f),
+        answered_at__gte=f.start,
+        answered_at__lt=f.end,
+    )
+
+
+def satisfaction(f: Filters) -> Figure:
+    row = _answered(f).aggregate(n=Count("pk"), good=Count("pk", filter=Q(score="good")))
+    return Figure(
+        "satisfaction", "Satisfaction (good answers)", _share(row["good"], row["n"]), "%", row["n"]
+    )
+
+
+# ------------------------------------------------------------------ backlog (now)
+
+AGE_BUCKETS: tuple[tuple[str, timedelta, timedelta | None], ...] = (
+    ("under 1 day", timedelta(0), timedelta(days=1)),
+    ("1-3 days", timedelta(days=1), timedelta(days=3)),
+    ("3-7 days", timedelta(days=3), timedelta(days=7)),
+    ("7-30 days", timedelta(days=7), timedelta(days=30)),
+    ("over 30 days", timedelta(days=30), None),
+)
+
+
+def backlog_tickets(f: Filters) -> QuerySet[Ticket]:
+    """Unresolved tickets now (the period does not apply): a backlog is a state."""
+    return tickets_filtered(f).filter(UNRESOLVED)
+
+
+def backlog(f: Filters) -> Figure:
+    n = backlog_tickets(f).count()
+    return Figure("backlog", "Open tickets now", n, "tickets", n)
+
+
+def backlog_by_tier_severity(f: Filters) -> dict[tuple[str, str], int]:
+    rows = backlog_tickets(f).values("tier", "severity").annotate(n=Count("pk"))
+    return {(r["tier"], r["severity"]): r["n"] for r in rows}
+
+
+def backlog_by_age(f: Filters, now: datetime | None = None) -> dict[str, int]:
+    now = now or timezone.now()
+    aggregates = {}
+    for i, (_, low, high) in enumerate(AGE_BUCKETS):
+        condition = Q(created_at__lte=now - low)
+        if high is not None:
+            condition &= Q(created_at__gt=now - high)
+        aggregates[f"bucket_{i}"] = Count("pk", filter=condition)
+    row = backlog_tickets(f).aggregate(**aggregates)
+    return {label: row[f"bucket_{i}"] for i, (label, _, _) in enumerate(AGE_BUCKETS)}
+
+
+def age_bucket_bounds(label: str, now: datetime) -> tuple[datetime | None, datetime]:
+    """created_after, created_before of an age bucket (for the queue's filters)."""
+    for name, low, high in AGE_BUCKETS:
+        if name == label:
+            return (now - high if high is not None else None), now - low
+    raise KeyError(label)
+
+
+def sla_at_risk_tickets(f: Filters, now: datetime | None = None) -> QuerySet[Ticket]:
+    """Tickets with a running clock due within SLA_BREACHING_SOON_MINUTES, or overdue."""
+    now = now or timezone.now()
+    horizon = now + timedelta(minutes=settings.SLA_BREACHING_SOON_MINUTES)
+    due = SLATarget.objects.filter(
+        ticket=OuterRef("pk"), state=ClockState.RUNNING, due_at__lte=horizon
+    )
+    return backlog_tickets(f).filter(Exists(due))
+
+
+def sla_at_risk(f: Filters) -> Figure:
+    n = sla_at_risk_tickets(f).count()
+    return Figure("sla_at_risk", "SLA clocks at risk now", n, "tickets", n)
+
+
+# ------------------------------------------------------------------ agents
+
+
+def working_minutes(profile: AgentProfile | None, start: datetime, end: datetime) -> int:
+    """An agent's working time in [start, end): their work days (none set: Monday to
+    Friday) times their daily hours (none set: 8). Counted by whole local days."""
+    days = set(profile.work_days) if profile and profile.work_days else {1, 2, 3, 4, 5}
+    per_day = 8 * 60
+    if profile and profile.work_starts and profile.work_ends:
+        s = profile.work_starts.hour * 60 + profile.work_starts.minute
+        e = profile.work_ends.hour * 60 + profile.work_ends.minute
+        per_day = e - s if e > s else e + 24 * 60 - s
+    day: date = start.date()
+    total = 0
+    while datetime.combine(day, time.min, tzinfo=start.tzinfo) < end:
+        if day.isoweekday() in days:
+            total += per_day
+        day += timedelta(days=1)
+    return total
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    agent_id: int
+    name: str
+    open_tickets: int
+    logged_minutes: int
+    working_minutes: int
+
+    @property
+    def utilisation(self) -> float | None:
+        return _share(self.logged_minutes, self.working_minutes)
+
+
+def agent_rows(f: Filters) -> list[AgentRow]:
+    """Every agent with open tickets or time logged in the period: load and utilisation."""
+    from core.models import User
+
+    open_counts = dict(
+        backlog_tickets(f)
+        .filter(assignee__isnull=False)
+        .values("assignee")
+        .annotate(n=Count("pk"))
+        .values_list("assignee", "n")
+    )
+    entries = TimeEntry.objects.filter(
+        ticket__in=tickets_filtered(f), worked_at__gte=f.start, worked_at__lt=f.end
+    )
+    logged = dict(entries.values("agent").annotate(m=Sum("minutes")).values_list("agent", "m"))
+    ids = set(open_counts) | set(logged)
+    if f.agent:
+        ids &= {f.agent}
+    users = User.objects.filter(pk__in=ids).select_related("agent_profile").order_by("email")
+    rows = []
+    for user in users:
+        profile = getattr(user, "agent_profile", None)
+        rows.append(
+            AgentRow(
+                agent_id=user.pk,
+                name=user.display_name,
+                open_tickets=open_counts.get(user.pk, 0),
+                logged_minutes=logged.get(user.pk, 0),
+                working_minutes=working_minutes(profile, f.start, f.end),
+            )
+        )
+    return rows
+
+
+def utilisation(f: Filters) -> Figure:
+    rows = agent_rows(f)
+    logged = sum(r.logged_minutes for r in rows)
+    working = sum(r.working_minutes for r in rows)
+    return Figure(
+        "utilisation",
+        "Agent utilisation (time logged / working time)",
+        _share(logged, working),
+        "%",
+        len(rows),
+    )
+
+
+# ------------------------------------------------------------------ budgets
+
+
+def period_bounds(kind: str, at: datetime, tz: Any) -> tuple[datetime, datetime]:
+    """The month, quarter or year containing `at`, in time zone `tz`, as aware datetimes."""
+    local = at.astimezone(tz)
+    if kind == SupportBudget.Period.YEAR:
+        first_month, months = 1, 12
+    elif kind == SupportBudget.Period.QUARTER:
+        first_month, months = 3 * ((local.month - 1) // 3) + 1, 3
+    else:
+        first_month, months = local.month, 1
+    start = datetime(local.year, first_month, 1, tzinfo=tz)
+    end_month = first_month + months
+    end = datetime(local.year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1, tzinfo=tz)
+    return start, end
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    community_id: int
+    community: str
+    slug: str
+    period: str
+    starts_at: datetime
+    ends_at: datetime
+    budget_minutes: int
+    used_minutes: int
+    forecast_minutes: int
+
+    @property
+    def used_percent(self) -> float | None:
+        return _share(self.used_minutes, self.budget_minutes)
+
+    @property
+    def left_minutes(self) -> int:
+        return max(self.budget_minutes - self.used_minutes, 0)
+
+    @property
+    def forecast_percent(self) -> float | None:
+        return _share(self.forecast_minutes, self.budget_minutes)
+
+
+def budget_rows(community_ids: tuple[int, ...], now: datetime | None = None) -> list[BudgetRow]:
+    """Each community's current budget period: budget, used, left, and the forecast at the
+    period's end if time keeps being logged at the rate so far. Two queries."""
+    from zoneinfo import ZoneInfo
+
+    now = now or timezone.now()
+    budgets = list(
+        SupportBudget.objects.filter(community_id__in=community_ids)
+        .select_related("community")
+        .order_by("community__name")
+    )
+    if not budgets:
+        return []
+    bounds = {
+        b.community_id: period_bounds(b.period, now, ZoneInfo(b.community.time_zone))
+        for b in budgets
+    }
+    condition = Q()
+    for community_id, (start, end) in bounds.items():
+        condition |= Q(community_id=community_id, worked_at__gte=start, worked_at__lt=end)
+    used = dict(
+        TimeEntry.objects.filter(condition)
+        .values("community")
+        .annotate(m=Sum("minutes"))
+        .values_list("community", "m")
+    )
+    rows = []
+    for budget in budgets:
+        start, end = bounds[budget.community_id]
+        minutes = used.get(budget.community_id, 0)
+        elapsed = max((now - start).total_seconds(), 1.0)
+        total = (end - start).total_seconds()
+        rows.append(
+            BudgetRow(
+                community_id=budget.community_id,
+                community=budget.community.name,
+                slug=budget.community.slug,
+                period=budget.period,
+                starts_at=start,
+                ends_at=end,
+                budget_minutes=int(budget.hours * Decimal(60)),
+                used_minutes=minutes,
+                forecast_minutes=round(minutes * total / elapsed),
+            )
+        )
+    return rows
+
+
+def budget_used(f: Filters) -> Figure:
+    rows = budget_rows(f.community_ids)
+    used = sum(r.used_minutes for r in rows)
+    total = sum(r.budget_minutes for r in rows)
+    return Figure(
+        "budget_used", "Support budget used (current periods)", _share(used, total), "%", len(rows)
+    )
+
+
+# ------------------------------------------------------------------ on-call
+
+
+def pages(f: Filters) -> QuerySet[Page]:
+    pages = Page.objects.filter(_in(f, "created_at")).filter(
+        Q(community_id__in=f.community_ids) | Q(community__isnull=True)
+    )
+    if f.severity:
+        pages = pages.filter(severity=f.severity)
+    return pages
+
+
+NIGHT_STARTS, NIGHT_ENDS = 22, 7
+
+
+def _night() -> Q:
+    """Created between 22:00 and 07:00 in the desk's time zone (settings.TIME_ZONE)."""
+    return Q(local_hour__gte=NIGHT_STARTS) | Q(local_hour__lt=NIGHT_ENDS)
+
+
+def _with_local_hour(pages: QuerySet[Page]) -> QuerySet[Page]:
+    return pages.annotate(
+        local_hour=Extract("created_at", "hour", tzinfo=timezone.get_default_timezone())
+    )
+
+
+def pages_count(f: Filters) -> Figure:
+    n = pages(f).count()
+    return Figure("pages", "Pages", n, "", n)
+
+
+def pages_at_night(f: Filters) -> Figure:
+    n = _with_local_hour(pages(f)).filter(_night()).count()
+    return Figure("pages_at_night", "Pages at night (22:00-07:00)", n, "", n)
+
+
+def page_acknowledge(f: Filters) -> Figure:
+    value, n = _median_minutes(
+        pages(f).filter(acknowledged_at__isnull=False), F("acknowledged_at") - F("created_at")
+    )
+    return Figure("page_acknowledge", "Time to acknowledge a page (median)", value, "min", n)
+
+
+def page_resolve(f: Filters) -> Figure:
+    value, n = _median_minutes(
+        pages(f).filter(resolved_at__isnull=False), F("resolved_at") - F("created_at")
+    )
+    return Figure("page_resolve", "Time to resolve a page (median)", value, "min", n)
+
+
+@dataclass(frozen=True)
+class OnCallRow:
+    person_id: int
+    name: str
+    pages: int
+    at_night: int
+
+
+def oncall_rows(f: Filters) -> list[OnCallRow]:
+    """Pages per person: whoever acknowledged (else resolved) each page in the period."""
+    from core.models import User
+
+    rows = (
+        _with_local_hour(pages(f))
+        .annotate(person=_coalesce("acknowledged_by", "resolved_by"))
+        .filter(person__isnull=False)
+        .values("person")
+        .annotate(n=Count("pk"), night=Count("pk", filter=_night()))
+        .order_by("-n", "person")
+    )
+    people = {u.pk: u.display_name for u in User.objects.filter(pk__in=[r["person"] for r in rows])}
+    return [OnCallRow(r["person"], people.get(r["person"], "?"), r["n"], r["night"]) for r in rows]
+
+
+def _coalesce(*columns: str) -> Any:
+    from django.db.models.functions import Coalesce
+
+    return Coalesce(*columns)
+
+
+def open_pages(f: Filters) -> Figure:
+    n = (
+        Page.objects.exclude(state="resolved")
+        .filter(Q(community_id__in=f.community_ids) | Q(community__isnull=True))
+        .count()
+    )
+    return Figure("pages_open", "Pages open now", n, "", n)
+
+
+# ------------------------------------------------------------------ series
+
+
+def daily_series(f: Filters) -> list[tuple[date, int, int]]:
+    """Per day of the period (desk time zone): tickets opened and tickets resolved."""
+    tz = timezone.get_default_timezone()
+    opened = dict(
+        created(f)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    closed = dict(
+        resolved(f)
+        .annotate(day=TruncDate("resolved_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    first = timezone.localtime(f.start, tz).date()
+    last = timezone.localtime(f.end - timedelta(microseconds=1), tz).date()
+    days = []
+    day = first
+    while day <= last:
+        days.append((day, opened.get(day, 0), closed.get(day, 0)))
+        day += timedelta(days=1)
+    return days
+
+
+def volume_by(f: Filters, column: str) -> dict[str, int]:
+    rows = created(f).values(column).annotate(n=Count("pk")).order_by(column)
+    return {r[column]: r["n"] for r in rows}
+
+
+# ------------------------------------------------------------------ the registry
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    key: str
+    compute: Callable[[Filters], Figure]
+    # The tickets behind the figure, or None when it counts no tickets (pages, budgets).
+    tickets: Callable[[Filters], QuerySet[Ticket]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _sla_tickets(metric: str) -> Callable[[Filters], QuerySet[Ticket]]:
+    return lambda f: Ticket.objects.filter(
+        pk__in=_clocks(f, metric).filter(_DECIDED).values("ticket_id")
+    )
+
+
+def _answered_tickets(f: Filters) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(pk__in=_answered(f).values("ticket_id"))
+
+
+METRICS: dict[str, MetricDef] = {
+    m.key: m
+    for m in (
+        MetricDef("volume", volume, created),
+        MetricDef("resolved", resolved_count, resolved),
+        MetricDef("first_response", first_response, _responded),
+        MetricDef(
+            "first_response_business", first_response_business, _sla_tickets(Metric.FIRST_RESPONSE)
+        ),
+        MetricDef("resolution", resolution, resolved),
+        MetricDef("resolution_business", resolution_business, _sla_tickets(Metric.RESOLUTION)),
+        MetricDef("resolution_rate", resolution_rate, created),
+        MetricDef("sla_first_response", sla_first_response, _sla_tickets(Metric.FIRST_RESPONSE)),
+        MetricDef("sla_next_update", sla_next_update, _sla_tickets(Metric.NEXT_UPDATE)),
+        MetricDef("sla_resolution", sla_resolution, _sla_tickets(Metric.RESOLUTION)),
+        MetricDef("first_contact_resolution", first_contact_resolution, first_contact_tickets),
+        MetricDef("reopen_rate", reopen_rate, reopened_tickets),
+        MetricDef("escalation_rate", escalation_rate, escalated_tickets),
+        MetricDef("satisfaction", satisfaction, _answered_tickets),
+        MetricDef("backlog", backlog, backlog_tickets),
+        MetricDef("sla_at_risk", sla_at_risk, sla_at_risk_tickets),
+        MetricDef("utilisation", utilisation),
+        MetricDef("budget_used", budget_used),
+        MetricDef("pages", pages_count),
+        MetricDef("pages_at_night", pages_at_night),
+        MetricDef("page_acknowledge", page_acknowledge),
+        MetricDef("page_resolve", page_resolve),
+        MetricDef("pages_open", open_pages),
+    )
+}
+
+
+def compute(key: str, f: Filters) -> Figure:
+    return METRICS[key].compute(f)
+
+
+def tickets_behind(key: str, f: Filters) -> QuerySet[Ticket] | None:
+    metric = METRICS.get(key)
+    if metric is None or metric.tickets is None:
+        return None
+    return metric.tickets(f)
+
+
+@dataclass(frozen=True)
+class Compared:
+    current: Figure
+    previous: Figure
+
+    @property
+    def change(self) -> float | None:
+        if self.current.value is None or self.previous.value is None:
+            return None
+        return round(self.current.value - self.previous.value, 1)
+
+
+def compare(key: str, f: Filters) -> Compared:
+    return Compared(compute(key, f), compute(key, f.previous()))
+
+
+TIERS = [t.value for t in Tier]
+SEVERITIES = [s.value for s in Severity]

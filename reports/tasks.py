@@ -1,0 +1,45 @@
+"""Thin tasks: each calls one reports service. Names, queues and the schedule are in
+settings (the `# ---- reports` section)."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "max_retries": 3,
+}
+
+
+@shared_task(name="reports.check_targets", **RETRY)
+def check_targets() -> None:
+    """Measure every target; a new crossing tells the support leads once."""
+    from reports.targets import targets_check
+
+    targets_check()
+
+
+@shared_task(name="reports.roll_budget_periods", **RETRY)
+def roll_budget_periods() -> None:
+    """Open each budget's current period when the last one has ended (and re-rank), then
+    send the 80 % / 100 % notices that are due."""
+    from communities.models import SupportBudget
+    from reports.budgets import budget_notices_send, budget_periods_roll
+
+    budget_periods_roll()
+    for community_id in SupportBudget.objects.values_list("community_id", flat=True):
+        budget_notices_send(community_id=community_id)
+
+
+@shared_task(name="reports.weekly_summary", **RETRY)
+def weekly_summary() -> None:
+    from reports.summaries import weekly_summary_send
+
+    weekly_summary_send()
+
+
+@shared_task(name="reports.monthly_summaries", **RETRY)
+def monthly_summaries() -> None:
+    from reports.summaries import monthly_summaries_send
+
+    monthly_summaries_send()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.desk.views import incidents, kb, notify, oncall, paging, queue, reports, routing, ticket
+from web.desk.views import notify, oncall, paging, queue, reports, routing, ticket
 
 app_name = "desk"
 
@@ -64,44 +64,4 @@ urlpatterns = [
     path("reports/<str:key>/", reports.dashboard, name="report"),
     path("reports/<str:key>/<str:table>.csv", reports.export, name="report_export"),
     path("tickets/<str:reference>/funding/", reports.funding, name="report_funding"),
-    path("incidents/", incidents.incidents, name="incidents"),
-    path("incidents/declare/", incidents.declare, name="incident_declare"),
-    path("incidents/action-items/", incidents.action_items, name="incident_action_items"),
-    path(
-        "incidents/action-items/<int:item_id>/",
-        incidents.action_item_change,
-        name="incident_action_item",
-    ),
-    path("incidents/uptime/", incidents.uptime_report, name="incident_uptime"),
-    path("incidents/<int:incident_id>/", incidents.incident, name="incident"),
-    path("incidents/<int:incident_id>/update/", incidents.post_update, name="incident_update"),
-    path(
-        "incidents/<int:incident_id>/transition/",
-        incidents.transition,
-        name="incident_transition",
-    ),
-    path("incidents/<int:incident_id>/fields/", incidents.fields, name="incident_fields"),
-    path("incidents/<int:incident_id>/role/", incidents.role, name="incident_role"),
-    path("incidents/<int:incident_id>/link/", incidents.link, name="incident_link"),
-    path("incidents/<int:incident_id>/component/", incidents.component, name="incident_component"),
-    path("incidents/<int:incident_id>/note/", incidents.note, name="incident_note"),
-    path(
-        "incidents/<int:incident_id>/postmortem/", incidents.postmortem, name="incident_postmortem"
-    ),
-    path(
-        "incidents/<int:incident_id>/action-items/",
-        incidents.action_item_add,
-        name="incident_action_item_add",
-    ),
-    path("kb/", kb.kb_list, name="kb"),
-    path("kb/review/", kb.kb_review, name="kb_review"),
-    path("kb/new/", kb.kb_new, name="kb_new"),
-    path("kb/<int:article_id>/", kb.kb_article, name="kb_article"),
-    path("kb/<int:article_id>/edit/", kb.kb_edit, name="kb_edit"),
-    path("kb/<int:article_id>/transition/", kb.kb_transition, name="kb_transition"),
-    path("kb/<int:article_id>/reviewed/", kb.kb_reviewed, name="kb_reviewed"),
-    path("kb/<int:article_id>/history/", kb.kb_history, name="kb_history"),
-    path("kb/<int:article_id>/restore/", kb.kb_restore, name="kb_restore"),
-    path("tickets/<str:reference>/kb/", kb.kb_ticket_suggestions, name="kb_ticket_suggestions"),
-    path("tickets/<str:reference>/kb/article/", kb.kb_from_ticket, name="kb_from_ticket"),
 ]

@@ -333,6 +333,8 @@ EXECUTIVE_COLUMNS = (
     ("satisfaction", "Satisfaction"),
     ("escalation_rate", "Escalation rate"),
     ("pages", "Pages"),
+    ("incidents", "Incidents"),
+    ("incident_duration", "Incident duration, median (min)"),
 )
 
 
@@ -483,7 +485,47 @@ def community(f: Filters, drill: Drill) -> Dashboard:
     )
     board.tables.append(figures_table(board.cards))
     board.tables.append(community_table(f, drill))
+    uptime = uptime_table(f)
+    if uptime is not None:
+        board.tables.append(uptime)
     return board
+
+
+def uptime_table(f: Filters) -> Table | None:
+    rows = metrics.uptime_rows(f.community_ids)
+    if not rows:
+        return None
+    table = Table(
+        "uptime",
+        "Uptime this month",
+        ["Community", "Month", "Uptime", "Guarantee", "Downtime (min)", "Guarantee met"],
+        note="From the incidents that affected the community (planned maintenance within "
+        "the plan's allowance excluded), as the service plan's credit is computed.",
+    )
+    for r in rows:
+        table.rows.append(
+            [
+                Cell(r.community),
+                Cell(r.month),
+                Cell(f"{r.uptime_percent:.3f} %"),
+                Cell(f"{r.guarantee:.3f} %"),
+                Cell(str(r.downtime_minutes)),
+                Cell("yes" if r.met else "no", state="met" if r.met else "missed"),
+            ]
+        )
+    return table
+
+
+def csv_text(table: Table) -> str:
+    """The table as CSV: exactly the text of its cells on the screen."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in table.as_lists():
+        writer.writerow(row)
+    return out.getvalue()
 
 
 DASHBOARDS: dict[str, str] = {

@@ -30,7 +30,8 @@ from django.db.models import (
 from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
 
-from communities.models import SupportBudget, TimeEntry
+from communities.models import Community, SupportBudget, TimeEntry
+from incidents.models import Incident, IncidentCommunity
 from incidents.paging.models import Page
 from routing.models import AgentProfile, TierEscalation
 from slas.models import ClockState, Metric, SLATarget
@@ -663,6 +664,82 @@ def open_pages(f: Filters) -> Figure:
     return Figure("pages_open", "Pages open now", n, "", n)
 
 
+# ------------------------------------------------------------------ incidents
+
+
+def incidents(f: Filters) -> QuerySet[Incident]:
+    """Incidents declared in the period affecting a community of the filters (planned
+    maintenance left out); severity filters by the incident's own level when it is given
+    as one (sev1..), a ticket severity does not narrow incidents."""
+    return Incident.objects.filter(_in(f, "declared_at"), maintenance=False).filter(
+        Exists(
+            IncidentCommunity.objects.filter(
+                incident=OuterRef("pk"), community_id__in=f.community_ids
+            )
+        )
+    )
+
+
+def incident_count(f: Filters) -> Figure:
+    n = incidents(f).count()
+    return Figure("incidents", "Incidents", n, "", n)
+
+
+def incident_duration(f: Filters) -> Figure:
+    """Median minutes from the impact's start to resolution, over incidents resolved."""
+    value, n = _median_minutes(
+        incidents(f).filter(resolved_at__isnull=False), F("resolved_at") - F("impact_started_at")
+    )
+    return Figure("incident_duration", "Incident duration (median)", value, "min", n)
+
+
+def incident_first_update(f: Filters) -> Figure:
+    """Median minutes from declaring an incident to its first public status update."""
+    value, n = _median_minutes(
+        incidents(f).filter(first_public_update_at__isnull=False),
+        F("first_public_update_at") - F("declared_at"),
+    )
+    return Figure("incident_first_update", "Time to first public update (median)", value, "min", n)
+
+
+@dataclass(frozen=True)
+class UptimeRow:
+    community: str
+    month: str
+    uptime_percent: float
+    guarantee: float
+    met: bool
+    downtime_minutes: int
+
+
+def uptime_rows(community_ids: tuple[int, ...], now: datetime | None = None) -> list[UptimeRow]:
+    """Each community's uptime this month so far (incidents.uptime, its plan's guarantee)."""
+    from zoneinfo import ZoneInfo
+
+    from incidents.uptime import community_uptime
+
+    now = now or timezone.now()
+    rows = []
+    for community in (
+        Community.objects.filter(pk__in=community_ids)
+        .select_related("service_plan")
+        .order_by("name")
+    ):
+        local = now.astimezone(ZoneInfo(community.time_zone))
+        figure = community_uptime(community=community, year=local.year, month=local.month, now=now)
+        rows.append(
+            UptimeRow(
+                community=community.name,
+                month=f"{local.year}-{local.month:02d}",
+                uptime_percent=float(figure.uptime_percent),
+                guarantee=float(figure.guarantee),
+                met=figure.met,
+                downtime_minutes=int(figure.downtime.total_seconds() // 60),
+            )
+        )
+    return rows
+
+
 # ------------------------------------------------------------------ series
 
 
@@ -748,6 +825,9 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("page_acknowledge", page_acknowledge),
         MetricDef("page_resolve", page_resolve),
         MetricDef("pages_open", open_pages),
+        MetricDef("incidents", incident_count),
+        MetricDef("incident_duration", incident_duration),
+        MetricDef("incident_first_update", incident_first_update),
     )
 }
 

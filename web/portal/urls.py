@@ -1,6 +1,7 @@
 from django.urls import path
 
 from web.portal import views
+from web.portal.views import reports as report_views
 
 app_name = "portal"
 
@@ -14,4 +15,8 @@ urlpatterns = [
     path("tickets/<str:reference>/transition/", views.ticket_transition_view, name="transition"),
     path("tickets/<str:reference>/rate/", views.ticket_rate, name="rate"),
     path("survey/<str:token>/", views.survey, name="survey"),
+    path("reports/", report_views.reports, name="reports"),
+    path("reports/<str:table>.csv", report_views.export, name="reports_export"),
+    path("reports/<slug:slug>/", report_views.reports, name="community_report"),
+    path("reports/<slug:slug>/<str:table>.csv", report_views.export, name="community_report_export"),
 ]

@@ -4,7 +4,6 @@ tickets behind it, and the budget-aware priority on the ticket page. Agents only
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 from urllib.parse import urlencode
 
@@ -132,11 +131,8 @@ def dashboard(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def csv_response(table: dashboards.Table, filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response = HttpResponse(dashboards.csv_text(table), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    for row in table.as_lists():
-        writer.writerow(row)
     return response
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.desk.views import notify, oncall, paging, queue, reports, routing, ticket
+from web.desk.views import incidents, notify, oncall, paging, queue, reports, routing, ticket
 
 app_name = "desk"
 
@@ -64,4 +64,33 @@ urlpatterns = [
     path("reports/<str:key>/", reports.dashboard, name="report"),
     path("reports/<str:key>/<str:table>.csv", reports.export, name="report_export"),
     path("tickets/<str:reference>/funding/", reports.funding, name="report_funding"),
+    path("incidents/", incidents.incidents, name="incidents"),
+    path("incidents/declare/", incidents.declare, name="incident_declare"),
+    path("incidents/action-items/", incidents.action_items, name="incident_action_items"),
+    path(
+        "incidents/action-items/<int:item_id>/",
+        incidents.action_item_change,
+        name="incident_action_item",
+    ),
+    path("incidents/uptime/", incidents.uptime_report, name="incident_uptime"),
+    path("incidents/<int:incident_id>/", incidents.incident, name="incident"),
+    path("incidents/<int:incident_id>/update/", incidents.post_update, name="incident_update"),
+    path(
+        "incidents/<int:incident_id>/transition/",
+        incidents.transition,
+        name="incident_transition",
+    ),
+    path("incidents/<int:incident_id>/fields/", incidents.fields, name="incident_fields"),
+    path("incidents/<int:incident_id>/role/", incidents.role, name="incident_role"),
+    path("incidents/<int:incident_id>/link/", incidents.link, name="incident_link"),
+    path("incidents/<int:incident_id>/component/", incidents.component, name="incident_component"),
+    path("incidents/<int:incident_id>/note/", incidents.note, name="incident_note"),
+    path(
+        "incidents/<int:incident_id>/postmortem/", incidents.postmortem, name="incident_postmortem"
+    ),
+    path(
+        "incidents/<int:incident_id>/action-items/",
+        incidents.action_item_add,
+        name="incident_action_item_add",
+    ),
 ]

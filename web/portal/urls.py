@@ -1,6 +1,7 @@
 from django.urls import path
 
 from web.portal import views
+from web.portal.views import incidents as incident_views
 from web.portal.views import reports as report_views
 
 app_name = "portal"
@@ -19,4 +20,6 @@ urlpatterns = [
     path("reports/<str:table>.csv", report_views.export, name="reports_export"),
     path("reports/<slug:slug>/", report_views.reports, name="community_report"),
     path("reports/<slug:slug>/<str:table>.csv", report_views.export, name="community_report_export"),
+    path("incidents/", incident_views.incidents, name="incidents"),
+    path("incidents/<int:incident_id>/", incident_views.incident, name="incident"),
 ]

@@ -58,5 +58,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
             **({"error": problem} if problem else {}),
         }
     ready = all(result["ok"] for result in results.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": results},
-                        status=200 if ready else 503)  # fmt: skip
+    # Informational, never a reason to be unready: without the optional model the
+    # knowledge base searches on full text alone, and says so here.
+    from knowledgebase.search.embeddings import status as search_status
+
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": results,
+         "knowledge_base_search": search_status()},
+        status=200 if ready else 503,
+    )  # fmt: skip

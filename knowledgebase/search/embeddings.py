@@ -124,7 +124,7 @@ def embed_query(text: str) -> np.ndarray | None:
     if cached is not None:
         _query_cache.move_to_end(key)
         return cached
-    vector = encode([text])[0]
+    vector: np.ndarray = encode([text])[0]
     _query_cache[key] = vector
     if len(_query_cache) > _QUERY_CACHE_SIZE:
         _query_cache.popitem(last=False)

@@ -130,7 +130,7 @@ def reminder_send(*, reminder_id: int) -> bool:
                 incident, EntryKind.REMINDER,
                 f"Reminded {', '.join(p.display_name for p in people) or 'nobody'}: "
                 f"{ReminderKind(reminder.kind).label.lower()} ({due})",
-                actor=None, kind=reminder.kind,
+                actor=None, reminder=reminder.kind,
             )  # fmt: skip
             told = bool(people)
         reminder.sent_at = timezone.now()

@@ -7,6 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.services import user_profile_update
+from tickets.mail.forms import MailPreferenceForm
+from tickets.mail.outbound import mail_preference_set, muted_kinds
 from web.access import current_user
 from web.forms import ProfileForm, show_errors
 
@@ -19,7 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    """Your name and your time zone."""
+    """Your name, your time zone, and the notification mails you want."""
     user = current_user(request)
     form = ProfileForm(
         request.POST or None,
@@ -29,13 +31,20 @@ def profile(request: HttpRequest) -> HttpResponse:
             "time_zone": user.time_zone,
         },
     )
-    if request.method == "POST" and form.is_valid():
+    mail_form = MailPreferenceForm(request.POST or None, muted=muted_kinds(user=user))
+    if request.method == "POST" and form.is_valid() and mail_form.is_valid():
         try:
             user_profile_update(user=user, **form.cleaned_data)
         except ValidationError as error:
             show_errors(form, error)
         else:
+            mail_preference_set(user=user, muted=mail_form.muted())
             messages.success(request, "Your profile is saved.")
             return redirect("profile")
     status = 400 if request.method == "POST" else 200
-    return render(request, "registration/profile.html", {"form": form}, status=status)
+    return render(
+        request,
+        "registration/profile.html",
+        {"form": form, "mail_form": mail_form},
+        status=status,
+    )

@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 import logging
-import smtplib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +29,6 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -285,24 +283,35 @@ def message_id(key: str) -> str:
 
 
 def _send_email(delivery: Delivery) -> Outcome:
+    """Through the desk's mail outbox (tickets.mail): one OutboundMail per delivery, with a
+    Message-ID the desk stores, sent at once here; a transient SMTP error leaves it queued
+    for this delivery's next attempt (or the mail sweeper, whichever comes first)."""
+    from tickets.mail.models import MailKind, OutboundStatus
+    from tickets.mail.outbound import mail_queue, outbound_send
+
     notification = delivery.notification
-    text = notification.body
-    if notification.actions:
-        text = f"{text}\n\n{actions_text(notification.links)}\n"
-    message = EmailMessage(
-        subject=notification.subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[delivery.address],
-        headers={"Message-ID": message_id(delivery.idempotency_key)},
+    recipient = notification.recipient
+    (mail,) = mail_queue(
+        kind=MailKind.PAGING,
+        dedup_key=f"notify:{delivery.idempotency_key}",
+        recipients=[(delivery.address, recipient)],
+        context={
+            "subject": notification.subject,
+            "body": notification.body,
+            "actions": actions_text(notification.links) if notification.actions else "",
+        },
+        dispatch=False,
+        message_id=message_id(delivery.idempotency_key),
     )
-    try:
-        message.send()
-    except smtplib.SMTPRecipientsRefused as exc:
-        return Outcome(ok=False, error=f"The mail server refused the address: {exc}")
-    except (smtplib.SMTPException, OSError) as exc:
-        return Outcome(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
-    return Outcome(ok=True, provider_id=message_id(delivery.idempotency_key))
+    if mail.status == OutboundStatus.SUPPRESSED:
+        return Outcome(ok=False, error=f"Not sent: {mail.reason}")
+    result = outbound_send(mail_id=mail.pk, any_time=True)
+    if result.status == OutboundStatus.SENT:
+        return Outcome(ok=True, provider_id=mail.message_id)
+    if result.status == OutboundStatus.FAILED:
+        mail.refresh_from_db()
+        return Outcome(ok=False, error=result.error or mail.last_error)
+    return Outcome(ok=False, transient=True, error=result.error or f"Mail {result.status}.")
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -202,6 +202,26 @@ MAIL_UNKNOWN_SENDER = env.str("MAIL_UNKNOWN_SENDER", default="hold")
 MAIL_REFUSE_LIST_MAIL = env.bool("MAIL_REFUSE_LIST_MAIL", default=True)
 # More messages than this from one sender within an hour are held.
 MAIL_SENDER_HOURLY_LIMIT = env.int("MAIL_SENDER_HOURLY_LIMIT", default=30)
+# Refuse mail whose topmost Authentication-Results (the receiving server's) says dmarc=fail.
+MAIL_REFUSE_DMARC_FAIL = env.bool("MAIL_REFUSE_DMARC_FAIL", default=False)
+# Outgoing mail (docs/mail.md): the Message-ID domain (empty: DEFAULT_FROM_EMAIL's), the
+# Reply-To when the ticket's community has no support address (empty: DEFAULT_FROM_EMAIL).
+MAIL_DOMAIN = env.str("MAIL_DOMAIN", default="")
+MAIL_REPLY_TO = env.str("MAIL_REPLY_TO", default="")
+# Transient SMTP errors are retried after 30 s, 1 min, 2 min, ... up to MAIL_MAX_ATTEMPTS.
+MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=6)
+MAIL_BACKOFF_SECONDS = env.float("MAIL_BACKOFF_SECONDS", default=30.0)
+MAIL_LEASE_SECONDS = env.int("MAIL_LEASE_SECONDS", default=120)
+MAIL_SMTP_TIMEOUT_SECONDS = env.int("MAIL_SMTP_TIMEOUT_SECONDS", default=30)
+# The sweeper leaves a queued mail this long to its task before sending it itself.
+MAIL_SWEEP_GRACE_SECONDS = env.int("MAIL_SWEEP_GRACE_SECONDS", default=30)
+MAIL_SWEEP_SECONDS = env.float("MAIL_SWEEP_SECONDS", default=30.0)
+# IMAP mailboxes (admin: Mailboxes): passwords by the name a mailbox gives, e.g.
+# MAIL_MAILBOX_PASSWORDS="support=secret,sales=other"; a name not here is read from the
+# environment. How often beat polls them:
+MAIL_MAILBOX_PASSWORDS = env.dict("MAIL_MAILBOX_PASSWORDS", default={})
+MAIL_IMAP_POLL_SECONDS = env.float("MAIL_IMAP_POLL_SECONDS", default=60.0)
+MAIL_IMAP_TIMEOUT_SECONDS = env.int("MAIL_IMAP_TIMEOUT_SECONDS", default=30)
 
 # Where supportdesk/events.py is: the table of which app reacts to which event.
 EVENT_REACTIONS = "supportdesk.events.REACTIONS"
@@ -270,6 +290,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "slas.sweep",
         "schedule": SLA_SWEEP_INTERVAL_SECONDS,
         "options": {"expires": 30},
+    },
+    # Outgoing mail whose task was lost, and IMAP mailboxes (tickets.mail).
+    "mail-sweep": {
+        "task": "mail.sweep",
+        "schedule": MAIL_SWEEP_SECONDS,
+        "options": {"expires": 60},
+    },
+    "mail-poll": {
+        "task": "mail.poll_mailboxes",
+        "schedule": MAIL_IMAP_POLL_SECONDS,
+        "options": {"expires": MAIL_IMAP_POLL_SECONDS},
     },
 }
 

@@ -6,7 +6,6 @@ import threading
 from unittest import mock
 
 import pytest
-from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -17,7 +16,15 @@ from tests.core.factories import UserFactory
 from tests.mail.mime import raw_mail
 from tests.tickets.factories import TicketFactory
 from tickets.mail import services
-from tickets.mail.models import InboundMessage, MailThread, Reason, Source, Status, SupportAddress
+from tickets.mail.models import (
+    InboundMessage,
+    MailThread,
+    OutboundMail,
+    Reason,
+    Source,
+    Status,
+    SupportAddress,
+)
 from tickets.mail.services import inbound_retry, mail_intake, subject_with_reference
 from tickets.models import Attachment, Channel, Message, Ticket, TicketEvent
 from tickets.services.lifecycle import ticket_transition
@@ -97,8 +104,12 @@ def test_a_members_mail_waits_for_approval_and_the_representatives_are_asked(
             handler="tickets.notifications.ask_representatives_to_approve"
         ).pk
     )
-    assert [(m.to, m.subject) for m in mail.outbox] == [
-        ([representative.email], f"[{ticket.reference}] Approval requested: The hub is down")
+    assert list(OutboundMail.objects.values_list("kind", "recipient", "subject")) == [
+        (
+            "approval_requested",
+            representative.email,
+            f"[{ticket.reference}] Approval requested: The hub is down",
+        )
     ]
 
 
@@ -126,9 +137,25 @@ def test_an_unknown_sender_is_held_and_nothing_else_is_written(db):
 def test_an_unknown_sender_is_refused_when_the_setting_says_so(db, settings):
     settings.MAIL_UNKNOWN_SENDER = "refuse"
 
-    inbound = _intake(raw_mail(sender="nobody@example.net"))
+    inbound = _intake(raw_mail(sender="nobody@example.net", message_id="<hi@example.net>"))
 
     assert (inbound.status, inbound.reason) == (Status.REFUSED, Reason.UNKNOWN_SENDER)
+    assert inbound.detail == (
+        "No person has the address nobody@example.net; a polite refusal was sent."
+    )
+    refusal = OutboundMail.objects.get()
+    assert (refusal.kind, refusal.recipient, refusal.status, refusal.subject) == (
+        "unknown_sender", "nobody@example.net", "queued", "Re: The hub is down",
+    )  # fmt: skip
+    assert (refusal.in_reply_to, refusal.auto_submitted) == ("<hi@example.net>", True)
+    assert "could not find nobody@example.net" in refusal.text
+    assert not Ticket.objects.exists()
+
+
+def test_a_held_unknown_sender_gets_no_mail(db):
+    _intake(raw_mail(sender="nobody@example.net"))
+
+    assert not OutboundMail.objects.exists()
 
 
 def test_someone_in_several_communities_needs_a_community_address(db):
@@ -220,6 +247,14 @@ def test_accepted_files_are_stored_and_refused_ones_dropped_with_a_note(communit
         "Since this morning nothing syncs.\n\n[Attachments not accepted]\n"
         "- setup.exe: Files of type application/x-msdownload are not accepted."
     )
+    # The sender is told, on the ticket's thread.
+    told = OutboundMail.objects.get()
+    assert (told.kind, told.recipient, told.ticket) == (
+        "attachment_refused", representative.email, ticket,
+    )  # fmt: skip
+    assert told.subject == f"[{ticket.reference}] Attachments not accepted: The hub is down"
+    assert "- setup.exe: Files of type application/x-msdownload are not accepted." in told.text
+    assert told.in_reply_to == inbound.message_id
 
 
 # ---------------------------------------------------------------- threading

@@ -28,15 +28,24 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from communities.models import Community, Membership
-from core.errors import ApplicationError
+from communities.services import membership_add
+from core.errors import ApplicationError, NotFound
 from core.models import User
 from tickets.errors import TicketClosed
 from tickets.mail.guard import noise_reason
-from tickets.mail.models import InboundMessage, MailThread, Reason, Source, Status, SupportAddress
+from tickets.mail.models import (
+    InboundMessage,
+    MailThread,
+    OutboundMail,
+    Reason,
+    Source,
+    Status,
+    SupportAddress,
+)
 from tickets.mail.parsing import MailAttachment, ParsedMail, message_id_of, normalize_address
 from tickets.mail.parsing import parse_mail as _parse
 from tickets.models import Channel, Ticket
@@ -166,15 +175,29 @@ def _decide(inbound: InboundMessage, parsed: ParsedMail) -> None:
 def _act(inbound: InboundMessage, parsed: ParsedMail) -> None:
     noise = noise_reason(parsed)
     if noise is not None:
+        if noise[0] == Reason.BOUNCE:
+            _mark_bounced(inbound, parsed, noise[1])
         raise _Outcome(Status.REFUSED, *noise)
+    if settings.MAIL_REFUSE_DMARC_FAIL and dmarc_failed(parsed):
+        raise _Outcome(
+            Status.REFUSED,
+            Reason.DMARC_FAIL,
+            "The receiving server's Authentication-Results says dmarc=fail.",
+        )
     if not parsed.from_address:
         raise _Outcome(Status.REFUSED, Reason.NO_SENDER, "The message has no usable From.")
     address, base = normalize_address(parsed.from_address)
     _refuse_if_flooding(address)
     user = _sender(address, base)
     if user is None:
-        status = Status.REFUSED if settings.MAIL_UNKNOWN_SENDER == "refuse" else Status.HELD
-        raise _Outcome(status, Reason.UNKNOWN_SENDER, f"No person has the address {address}.")
+        if settings.MAIL_UNKNOWN_SENDER == "refuse":
+            _answer_unknown_sender(parsed, address)
+            raise _Outcome(
+                Status.REFUSED,
+                Reason.UNKNOWN_SENDER,
+                f"No person has the address {address}; a polite refusal was sent.",
+            )
+        raise _Outcome(Status.HELD, Reason.UNKNOWN_SENDER, f"No person has the address {address}.")
     files, refused_files = _check_files(parsed.attachments)
     ticket = _thread(parsed)
     if ticket is not None:
@@ -304,6 +327,7 @@ def _reply(
     inbound.ticket, inbound.ticket_message = ticket, message
     inbound.detail = f"Reply added to {ticket.reference}."
     _remember(parsed.message_id, ticket)
+    _tell_files_refused(parsed, user=user, ticket=ticket, refused=refused)
 
 
 def _reply_text(text: str) -> str:
@@ -339,6 +363,7 @@ def _open(
     inbound.ticket_message = ticket.messages.order_by("pk").first()
     inbound.detail = f"{ticket.reference} opened ({ticket.status})."
     _remember(parsed.message_id, ticket)
+    _tell_files_refused(parsed, user=user, ticket=ticket, refused=refused)
 
 
 def _community(parsed: ParsedMail, user: User) -> Community:
@@ -383,3 +408,125 @@ def _error_text(exc: ApplicationError | ValidationError) -> str:
     if isinstance(exc, ApplicationError):
         return exc.message
     return "; ".join(exc.messages)
+
+
+# ---------------------------------------------------------------- answers and bounces
+
+
+def dmarc_failed(parsed: ParsedMail) -> bool:
+    """The topmost Authentication-Results (added by the server that received the message
+    for the desk; lower ones may be forged by the sender) says dmarc=fail."""
+    values = parsed.message.get_all("Authentication-Results") or []
+    if not values:
+        return False
+    return re.search(r"\bdmarc\s*=\s*fail\b", str(values[0]), flags=re.IGNORECASE) is not None
+
+
+_ANY_MESSAGE_ID = re.compile(rb"<[^<>\s@]{1,250}@[^<>\s]{1,250}>")
+
+
+def _mark_bounced(inbound: InboundMessage, parsed: ParsedMail, detail: str) -> None:
+    """A bounce of the desk's own mail (its In-Reply-To/References, or the Message-ID of
+    the returned original or its headers in the report) marks that delivery failed."""
+    from tickets.mail.outbound import outbound_bounced
+
+    ids = {*parsed.in_reply_to, *parsed.references}
+    ids.update(found.decode(errors="replace") for found in _ANY_MESSAGE_ID.findall(inbound.raw))
+    ids.discard(parsed.message_id)
+    outbound_bounced(message_ids=sorted(ids)[:200], detail=f"{detail} ({parsed.message_id})")
+
+
+def _tell_files_refused(
+    parsed: ParsedMail, *, user: User, ticket: Ticket, refused: list[str]
+) -> None:
+    if not refused:
+        return
+    from tickets.mail.models import MailKind
+    from tickets.mail.outbound import mail_queue, ticket_values
+
+    mail_queue(
+        kind=MailKind.ATTACHMENT_REFUSED,
+        dedup_key=f"inbound:{parsed.message_id}",
+        recipients=[(user.email, user)],
+        context={**ticket_values(ticket), "files": refused},
+        ticket=ticket,
+    )
+
+
+def _answer_unknown_sender(parsed: ParsedMail, address: str) -> None:
+    from tickets.mail.models import MailKind
+    from tickets.mail.outbound import mail_queue
+
+    (mail,) = mail_queue(
+        kind=MailKind.UNKNOWN_SENDER,
+        dedup_key=f"inbound:{parsed.message_id}",
+        recipients=[(address, None)],
+        context={"original_subject": parsed.subject or NO_SUBJECT},
+    )
+    # The refusal answers this message in the sender's client.
+    OutboundMail.objects.filter(pk=mail.pk, in_reply_to="").update(
+        in_reply_to=parsed.message_id, references=parsed.message_id
+    )
+
+
+# ---------------------------------------------------------------- held mail (desk)
+
+
+def held_messages() -> QuerySet[InboundMessage]:
+    """Mail from unknown senders waiting for staff to attach it to a community."""
+    return InboundMessage.objects.filter(status=Status.HELD, reason=Reason.UNKNOWN_SENDER)
+
+
+def inbound_attach(*, inbound: InboundMessage, community: Community, actor: User) -> Ticket:
+    """Staff attach a held message to a community: its sender becomes a member of it (a
+    person without a password, who can reset one) and the message opens a ticket on their
+    behalf, under the community's rules (a member's request waits for approval)."""
+    with transaction.atomic():
+        inbound = InboundMessage.objects.select_for_update().get(pk=inbound.pk)
+        if inbound.status != Status.HELD or inbound.reason != Reason.UNKNOWN_SENDER:
+            raise NotFound("This message is not held.")
+        parsed = _parse(bytes(inbound.raw))
+        address, _ = normalize_address(parsed.from_address)
+        user = User.objects.filter(email__iexact=address).first()
+        if user is None:
+            user = User.objects.create_user(
+                email=address,
+                password=None,
+                first_name=(parsed.from_name or "")[:150],
+            )
+        if not Membership.objects.filter(user=user, community=community).exists():
+            membership_add(community=community, user=user, role=Membership.Role.MEMBER)
+        files, refused = _check_files(parsed.attachments)
+        subject = re.sub(r"^\s*((re|fwd?|aw|wg)\s*:\s*)+", "", parsed.subject, flags=re.I)
+        ticket = ticket_open(
+            community=community,
+            requester=user,
+            subject=(subject.strip() or NO_SUBJECT)[:200],
+            description=_with_notes(parsed.text.strip() or NO_TEXT, refused),
+            opened_by=actor,
+            channel=Channel.EMAIL,
+            attachments=files,
+        )
+        inbound.status, inbound.reason = Status.TICKET_OPENED, ""
+        inbound.ticket = ticket
+        inbound.ticket_message = ticket.messages.order_by("pk").first()
+        inbound.detail = f"{ticket.reference} opened by {actor.email} from the held queue."
+        inbound.save()
+        _remember(parsed.message_id, ticket)
+    return ticket
+
+
+def inbound_discard(*, inbound: InboundMessage, actor: User) -> InboundMessage:
+    """Staff discard a held message: kept, refused, and answered by nobody."""
+    changed = (
+        held_messages()
+        .filter(pk=inbound.pk)
+        .update(
+            status=Status.REFUSED,
+            reason=Reason.DISCARDED,
+            detail=f"Discarded by {actor.email}.",
+        )
+    )
+    if not changed:
+        raise NotFound("This message is not held.")
+    return InboundMessage.objects.get(pk=inbound.pk)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.desk.views import incidents, notify, oncall, paging, queue, reports, routing, ticket
+from web.desk.views import incidents, mail, notify, oncall, paging, queue, reports, routing, ticket
 
 app_name = "desk"
 
@@ -40,6 +40,10 @@ urlpatterns = [
         name="notify_contact_delete",
     ),
     path("notifications/test/", notify.send_test, name="notify_test"),
+    path("mail/held/", mail.held, name="held_mail"),
+    path("mail/held/<int:inbound_id>/", mail.held_message, name="held_message"),
+    path("mail/held/<int:inbound_id>/attach/", mail.held_attach, name="held_attach"),
+    path("mail/held/<int:inbound_id>/discard/", mail.held_discard, name="held_discard"),
     path("pages/", paging.pages, name="pages"),
     path("pages/count/", paging.pages_count, name="pages_count"),
     path("pages/figures/", paging.figures, name="page_figures"),

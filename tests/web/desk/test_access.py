@@ -16,8 +16,10 @@ from incidents.paging.models import Page, PageEvent
 from incidents.paging.services.pages import trigger_page
 from tests.communities.factories import MembershipFactory
 from tests.core.factories import AgentFactory
+from tests.mail.mime import raw_mail
 from tests.oncall.factories import ScheduleFactory
 from tests.web.desk.conftest import open_ticket, snapshot
+from tickets.mail.services import mail_intake
 from tickets.services.relations import ticket_link_add
 from web.desk.presence import presence_touch
 from web.desk.services import saved_filter_create
@@ -46,9 +48,10 @@ def world(agent):
     rule = rule_create(user=agent, importance="default", channel="email", delay_minutes=0)
     method = contact_method_create(user=agent, kind="sms", address="+4915112345678")
     notify(recipient=agent, subject="Hello", body="", key="access-test", source="test")
+    held = mail_intake(raw_mail(sender="stranger@example.net"), source="command")
     return {
         "ticket": ticket, "other": other, "unlinked": unlinked, "saved": saved, "page": page,
-        "schedule": schedule, "note": note, "rule": rule, "method": method,
+        "schedule": schedule, "note": note, "rule": rule, "method": method, "held": held,
     }  # fmt: skip
 
 
@@ -78,7 +81,19 @@ def _requests(world, agent):
         ("post", f"{base}/merge/", {"target": other.reference}),
         ("post", f"{base}/reroute/", {}),
         ("post", f"{base}/escalate/", {"direction": "up", "reason": "Needs an expert"}),
+        *_mail_requests(world),
         *_on_call_requests(world, agent),
+    ]
+
+
+def _mail_requests(world):
+    """Held mail from unknown senders."""
+    held, community = world["held"], world["ticket"].community
+    return [
+        ("get", "/desk/mail/held/", {}),
+        ("get", f"/desk/mail/held/{held.pk}/", {}),
+        ("post", f"/desk/mail/held/{held.pk}/attach/", {"community": community.pk}),
+        ("post", f"/desk/mail/held/{held.pk}/discard/", {}),
     ]
 
 
@@ -120,7 +135,7 @@ def _on_call_requests(world, agent):
     ]  # fmt: skip
 
 
-URL_COUNT = 44
+URL_COUNT = 48
 
 
 def test_every_desk_url_is_listed_here():

@@ -65,6 +65,9 @@ REACTIONS: tuple[Reaction, ...] = (
     # emergency tier) and `ticket.escalated` (an agent or a breach changed its tier). A
     # critical ticket pages the on-call engineer, once per open page of the ticket.
     Reaction("ticket.critical", "incidents.paging.handlers.page_critical_ticket", queue="paging"),
+    # An article's review-by date passed: its owner is reminded, once per article and period
+    # (knowledgebase.services.review_reminders_send writes the reminder row with the event).
+    Reaction("kb.review_due", "knowledgebase.notifications.remind_owner_review_due"),
     # Reports: the budget-aware priority (seed 004) stored on each ticket, re-ranked when its
     # inputs change: it enters the desk, its kind changes, it is linked or unlinked; time
     # logged re-ranks the community's open tickets and sends the 80 % / 100 % budget notices.

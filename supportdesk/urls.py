@@ -15,6 +15,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("routing.api.urls")),
     path("", include("slas.api.urls")),
     path("", include("incidents.paging.api.urls")),
+    path("", include("knowledgebase.api.urls")),
     path("", include("knowledgebase.search.api.urls")),
     path("", include("incidents.api.urls")),
 ]

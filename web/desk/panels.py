@@ -50,6 +50,7 @@ DEFAULT_PANELS: tuple[str, ...] = (
     "web.desk.panels.attachments_panel",
     "web.desk.panels.satisfaction_panel",
     "web.desk.routing.routing_panel",
+    "web.desk.views.kb.kb_panel",
     "web.desk.views.reports.priority_panel",
     "web.desk.views.incidents.incident_panel",
 )

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from web.desk.views import incidents, mail, notify, oncall, paging, queue, reports, routing, ticket
+from web.desk.views import (
+    incidents,
+    kb,
+    mail,
+    notify,
+    oncall,
+    paging,
+    queue,
+    reports,
+    routing,
+    ticket,
+)
 
 app_name = "desk"
 
@@ -97,4 +108,15 @@ urlpatterns = [
         incidents.action_item_add,
         name="incident_action_item_add",
     ),
+    path("kb/", kb.kb_list, name="kb"),
+    path("kb/review/", kb.kb_review, name="kb_review"),
+    path("kb/new/", kb.kb_new, name="kb_new"),
+    path("kb/<int:article_id>/", kb.kb_article, name="kb_article"),
+    path("kb/<int:article_id>/edit/", kb.kb_edit, name="kb_edit"),
+    path("kb/<int:article_id>/transition/", kb.kb_transition, name="kb_transition"),
+    path("kb/<int:article_id>/reviewed/", kb.kb_reviewed, name="kb_reviewed"),
+    path("kb/<int:article_id>/history/", kb.kb_history, name="kb_history"),
+    path("kb/<int:article_id>/restore/", kb.kb_restore, name="kb_restore"),
+    path("tickets/<str:reference>/kb/", kb.kb_ticket_suggestions, name="kb_ticket_suggestions"),
+    path("tickets/<str:reference>/kb/article/", kb.kb_from_ticket, name="kb_from_ticket"),
 ]

@@ -2,6 +2,7 @@ from django.urls import path
 
 from web.portal import views
 from web.portal.views import incidents as incident_views
+from web.portal.views import kb as kb_views
 from web.portal.views import reports as report_views
 
 app_name = "portal"
@@ -22,4 +23,10 @@ urlpatterns = [
     path("reports/<slug:slug>/<str:table>.csv", report_views.export, name="community_report_export"),
     path("incidents/", incident_views.incidents, name="incidents"),
     path("incidents/<int:incident_id>/", incident_views.incident, name="incident"),
+    path("kb/", kb_views.kb_home, name="kb"),
+    path("kb/suggest/", kb_views.kb_suggest, name="kb_suggest"),
+    path("kb/categories/<slug:slug>/", kb_views.kb_category, name="kb_category"),
+    path("kb/<slug:slug>/", kb_views.kb_article, name="kb_article"),
+    path("kb/<slug:slug>/feedback/", kb_views.kb_feedback, name="kb_feedback"),
+    path("kb/<slug:slug>/answered/", kb_views.kb_answered, name="kb_answered"),
 ]

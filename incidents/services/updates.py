@@ -124,7 +124,7 @@ def update_fan_out(*, update_id: int) -> list[list[int]]:
     from incidents.notify.services import notify
 
     update = StatusUpdate.objects.select_related("incident").filter(pk=update_id).first()
-    if update is None:
+    if update is None or update.fanout_done_at is not None:
         return []
     incident = update.incident
     with transaction.atomic():

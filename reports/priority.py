@@ -5,8 +5,9 @@ Seed 004's order, as far as the desk knows the inputs:
 
 1. incidents before everything ("we will prioritize resolving it over everything else");
 2. requests that come with dedicated funding (`Ticket.funded`);
-3. requests that impact many communities: the ticket and the tickets linked to it belong to
-   two or more communities;
+3. requests that impact many communities: the ticket, the tickets linked to it and the
+   incidents it is attached to concern two or more communities (links join tickets of one
+   community, so in practice an incident affecting several communities);
 4. requests from communities with support budget left, the more left the earlier;
 5. requests from communities with no support budget set;
 6. requests from communities that have used up their budget.
@@ -28,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from communities.models import Community
+from incidents.models import IncidentCommunity
 from reports import metrics
 from tickets.models import UNRESOLVED, Ticket, TicketKind, TicketLink
 
@@ -70,7 +72,8 @@ def priority_of(
     if communities_affected >= 2:
         score += MANY_COMMUNITIES
         reasons.append(
-            f"Affects {communities_affected} communities through linked tickets (+{MANY_COMMUNITIES})"
+            f"Affects {communities_affected} communities through linked tickets and incidents "
+            f"(+{MANY_COMMUNITIES})"
         )
     if budget is None:
         score += NO_BUDGET
@@ -86,11 +89,17 @@ def priority_of(
 
 
 def communities_affected(ticket: Ticket) -> int:
-    """Distinct communities of the ticket and the tickets linked to it."""
+    """Distinct communities of the ticket, the tickets linked to it, and the communities
+    affected by the incidents it is attached to."""
     linked = TicketLink.objects.filter(Q(from_ticket=ticket) | Q(to_ticket=ticket))
     ids = {ticket.community_id}
     for a, b in linked.values_list("from_ticket__community_id", "to_ticket__community_id"):
         ids.update((a, b))
+    ids.update(
+        IncidentCommunity.objects.filter(incident__ticket_links__ticket=ticket).values_list(
+            "community_id", flat=True
+        )
+    )
     return len(ids)
 
 

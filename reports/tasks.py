@@ -25,10 +25,13 @@ def roll_budget_periods() -> None:
     send the 80 % / 100 % notices that are due."""
     from communities.models import SupportBudget
     from reports.budgets import budget_notices_send, budget_periods_roll
+    from reports.priority import all_priorities_refresh
 
     budget_periods_roll()
     for community_id in SupportBudget.objects.values_list("community_id", flat=True):
         budget_notices_send(community_id=community_id)
+    # Inputs no reaction reports: a ticket attached to an incident, a budget edited.
+    all_priorities_refresh()
 
 
 @shared_task(name="reports.weekly_summary", **RETRY)

@@ -132,10 +132,22 @@ def _on_call_requests(world, agent):
         ("post", f"/desk/oncall/schedules/{schedule.pk}/handoff/?at={now.isoformat()}",
          {"follow_ups": "Renew the certificate."}),
         ("post", f"/desk/oncall/handoffs/{note.pk}/acknowledge/", {}),
+        *_report_requests(world),
     ]  # fmt: skip
 
 
-URL_COUNT = 48
+def _report_requests(world):
+    """Reports: the dashboards, an export, the drill-down and the funding flag."""
+    return [
+        ("get", "/desk/reports/", {}),
+        ("get", "/desk/reports/tickets/?metric=volume", {}),
+        ("get", "/desk/reports/support/", {}),
+        ("get", "/desk/reports/support/figures.csv", {}),
+        ("post", f"/desk/tickets/{world['ticket'].reference}/funding/", {"funded": "1"}),
+    ]
+
+
+URL_COUNT = 53
 
 
 def test_every_desk_url_is_listed_here():

@@ -1,0 +1,259 @@
+"""Seed 004's order as a table; the score kept current by reactions; budget periods and their
+notices, target crossings and scheduled summaries, each exactly once; /metrics' guard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django.core import mail
+
+from communities.services import time_entry_log
+from core.models import EventDelivery
+from core.outbox import delivery_run
+from reports.budgets import budget_notices_send, budget_periods_roll
+from reports.models import BudgetNotice, BudgetPeriod, ReportMailing, Target, ThresholdCrossing
+from reports.priority import BudgetState, priority_of, ticket_priority_refresh
+from reports.summaries import monthly_summaries_send, weekly_summary_send
+from reports.targets import DEFAULT_TARGETS, targets_check
+from tests.communities.factories import CommunityFactory, MembershipFactory, SupportBudgetFactory
+from tests.core.factories import AgentFactory
+from tests.tickets.factories import TicketFactory
+from tickets.models import Ticket
+from web.desk.pagination import DEFAULT_SORT
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
+
+LEFT = BudgetState(budget_minutes=600, used_minutes=60)  # 90 % left
+LITTLE_LEFT = BudgetState(budget_minutes=600, used_minutes=540)  # 10 % left
+USED_UP = BudgetState(budget_minutes=600, used_minutes=600)
+
+# Seed 004, "Prioritizing non-incident support requests", top to bottom (incidents first:
+# "we will prioritize resolving it over everything else"). Each row: kind, funded,
+# communities affected, budget.
+SEED_004_ORDER = [
+    ("incident", False, 1, USED_UP),  # an incident, whatever its community's budget
+    ("change_request", True, 1, USED_UP),  # 1. dedicated funding
+    ("question", False, 3, USED_UP),  # 2. impacts many communities
+    ("question", False, 1, LEFT),  # 5. a community that has not used much budget
+    ("question", False, 1, LITTLE_LEFT),  #    ... before one that has used more
+    ("question", False, 1, None),  # a community without a budget: between
+    ("question", False, 1, USED_UP),  # 8. no more budget
+]
+
+
+def test_seed_004s_order_is_the_order_of_the_scores():
+    scores = [
+        priority_of(kind=k, funded=f, communities_affected=n, budget=b).score
+        for k, f, n, b in SEED_004_ORDER
+    ]
+    assert scores == sorted(scores, reverse=True)
+    assert len(set(scores)) == len(scores)
+    assert scores == [1000, 400, 200, 109, 101, 50, 0]
+
+
+def test_the_reasons_say_why():
+    priority = priority_of(kind="question", funded=True, communities_affected=2, budget=LEFT)
+    assert priority.reasons == [
+        "Dedicated funding (+400)",
+        "Affects 2 communities through linked tickets and incidents (+200)",
+        "The community has 90 % of its support budget left (+109)",
+    ]
+    assert priority.score == 709
+
+
+def test_the_desk_queue_orders_by_priority_by_default():
+    assert DEFAULT_SORT == "-priority"
+
+
+def _run_deliveries():
+    for delivery in EventDelivery.objects.filter(state="pending").order_by("pk"):
+        delivery_run(delivery_id=delivery.pk)
+
+
+def test_an_incident_across_communities_and_time_logged_re_rank(agent):
+    """Links join tickets of one community only (tickets.services.relations), so a request
+    affects many communities through the incident it is attached to."""
+    from incidents.models import Incident, IncidentCommunity, IncidentTicket
+
+    with time_machine.travel(NOW, tick=False):
+        ours, theirs = CommunityFactory.create(time_zone="UTC"), CommunityFactory.create()
+        SupportBudgetFactory.create(community=ours, hours=10, period="month")
+        ticket = TicketFactory.create(community=ours, kind="change_request")
+        assert ticket_priority_refresh(ticket_id=ticket.pk).score == 110
+        incident = Incident.objects.create(
+            title="Storage down", severity="SEV2", declared_by=agent, commander=agent,
+            impact_started_at=NOW, detected_at=NOW,
+        )  # fmt: skip
+        for community in (ours, theirs):
+            IncidentCommunity.objects.create(incident=incident, community=community)
+        IncidentTicket.objects.create(incident=incident, ticket=ticket)
+        assert ticket_priority_refresh(ticket_id=ticket.pk).score == 310
+        time_entry_log(ticket=ticket, agent=agent, minutes=600)
+        _run_deliveries()  # the time.logged reaction
+        ticket.refresh_from_db()
+        assert ticket.priority_score == 200
+        assert ticket.priority_reasons == [
+            "Affects 2 communities through linked tickets and incidents (+200)",
+            "The community's support budget is used up (+0)",
+        ]
+
+
+def test_linking_re_ranks_both_tickets_through_the_reactions(agent):
+    from tickets.services.relations import ticket_link_add
+
+    community = CommunityFactory.create()
+    ticket, other = TicketFactory.create_batch(2, community=community, kind="question")
+    ticket_link_add(ticket=ticket, other=other, actor=agent)
+    _run_deliveries()
+    assert sorted(Ticket.objects.values_list("priority_score", flat=True)) == [50, 50]
+
+
+def test_the_ticket_page_shows_the_score_and_its_reasons(client, agent):
+    ticket = TicketFactory.create(kind="question")
+    ticket_priority_refresh(ticket_id=ticket.pk)
+    client.force_login(agent)
+    html = client.get(f"/desk/tickets/{ticket.reference}/").content.decode()
+    assert "Priority <strong>50</strong>" in html
+    assert "No support budget set for the community (+50)" in html
+    client.post(f"/desk/tickets/{ticket.reference}/funding/", {"funded": "1"})
+    ticket.refresh_from_db()
+    assert (ticket.funded, ticket.priority_score) == (True, 450)
+
+
+# ---------------------------------------------------------------- budget periods and notices
+
+
+def test_budget_periods_roll_over_on_their_own():
+    community = CommunityFactory.create(time_zone="Europe/Berlin")
+    SupportBudgetFactory.create(community=community, hours=10, period="quarter")
+    with time_machine.travel(datetime(2026, 3, 31, 21, 59, tzinfo=UTC), tick=False):
+        assert len(budget_periods_roll()) == 1
+        assert budget_periods_roll() == []
+    with time_machine.travel(datetime(2026, 3, 31, 22, 0, tzinfo=UTC), tick=False):  # Berlin: April
+        [period] = budget_periods_roll()
+    assert (period.starts_at, period.ends_at) == (
+        datetime(2026, 3, 31, 22, 0, tzinfo=UTC),
+        datetime(2026, 6, 30, 22, 0, tzinfo=UTC),
+    )
+    assert BudgetPeriod.objects.count() == 2
+
+
+def test_staff_and_representatives_are_told_at_80_and_100_percent_once_per_period(agent):
+    lead = AgentFactory.create(email="lead@desk.example")
+    Group.objects.get_or_create(name="Support leads")[0].user_set.add(lead)
+    community = CommunityFactory.create(time_zone="UTC")
+    rep = MembershipFactory.create(community=community, role="representative").user
+    SupportBudgetFactory.create(community=community, hours=10, period="month")
+    ticket = TicketFactory.create(community=community)
+    with time_machine.travel(NOW, tick=False):
+        time_entry_log(ticket=ticket, agent=agent, minutes=470)
+        assert budget_notices_send(community_id=community.pk) == []
+        time_entry_log(ticket=ticket, agent=agent, minutes=10)  # 480 of 600: 80 %
+        assert [n.level for n in budget_notices_send(community_id=community.pk)] == [80]
+        assert budget_notices_send(community_id=community.pk) == []
+        time_entry_log(ticket=ticket, agent=agent, minutes=200)
+        assert [n.level for n in budget_notices_send(community_id=community.pk)] == [100]
+        assert budget_notices_send(community_id=community.pk) == []
+    representatives = [rep.email, ticket.requester.email]  # the factory's requester represents too
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([*representatives, lead.email] * 2)
+    assert "80 % of the support budget used" in mail.outbox[0].subject
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):  # April: a new period
+        time_entry_log(ticket=ticket, agent=agent, minutes=500)
+        assert [n.level for n in budget_notices_send(community_id=community.pk)] == [80]
+    assert BudgetNotice.objects.count() == 3
+
+
+# ---------------------------------------------------------------- targets
+
+
+def test_the_default_targets_are_the_seeds_figures():
+    stored = {
+        t.metric: (t.direction, float(t.target), float(t.threshold)) for t in Target.objects.all()
+    }
+    assert stored == {d.metric: (d.direction, d.target, d.threshold) for d in DEFAULT_TARGETS}
+
+
+@pytest.mark.parametrize(
+    ("direction", "value", "state"),
+    [("higher", 95, "met"), ("higher", 90, "met"), ("higher", 85, "at_risk"), ("higher", 79.9, "missed"),
+     ("lower", 5, "met"), ("lower", 20, "at_risk"), ("lower", 31, "missed"), ("lower", None, "no_data")],
+)  # fmt: skip
+def test_a_figure_is_met_at_risk_or_missed(direction, value, state):
+    target = Target(metric="x", direction=direction, target=90 if direction == "higher" else 10,
+                    threshold=80 if direction == "higher" else 30)  # fmt: skip
+    assert target.assess(value) == state
+
+
+def test_crossing_a_threshold_tells_the_support_leads_once_per_crossing():
+    lead = AgentFactory.create(email="lead@desk.example", is_superuser=True)
+    Target.objects.exclude(metric="satisfaction").update(active=False)
+    community = CommunityFactory.create()
+    from tickets.models import SatisfactionRating
+
+    def rate(score):
+        t = TicketFactory.create(community=community)
+        SatisfactionRating.objects.create(
+            ticket=t, requester=t.requester, score=score, answered_at=NOW - timedelta(hours=1)
+        )
+
+    with time_machine.travel(NOW, tick=False):
+        rate("bad")  # 0 % good: missed
+        assert [r.crossed for r in targets_check()] == [True]
+        assert [r.crossed for r in targets_check()] == [False]  # still missed: no second mail
+        for _ in range(9):
+            rate("good")  # 90 %: met, the crossing closes
+        assert [r.state for r in targets_check()] == ["met"]
+        for _ in range(10):
+            rate("bad")  # 45 %: a second crossing
+        assert [r.crossed for r in targets_check()] == [True]
+    assert [m.to for m in mail.outbox] == [[lead.email], [lead.email]]
+    assert ThresholdCrossing.objects.filter(cleared_at__isnull=True).count() == 1
+    assert ThresholdCrossing.objects.count() == 2
+
+
+# ---------------------------------------------------------------- scheduled mail
+
+
+def test_the_weekly_and_monthly_summaries_go_once_to_their_readers():
+    lead = AgentFactory.create(email="lead@desk.example", is_superuser=True)
+    community = CommunityFactory.create(name="Ours")
+    rep = MembershipFactory.create(community=community, role="representative").user
+    MembershipFactory.create(community=community, role="member")
+    TicketFactory.create(
+        community=community, requester=rep, created_at=datetime(2026, 3, 10, tzinfo=UTC)
+    )
+    with time_machine.travel(datetime(2026, 4, 1, 7, tzinfo=UTC), tick=False):
+        assert weekly_summary_send() == 1
+        assert weekly_summary_send() == 0
+        assert monthly_summaries_send() == 1
+        assert monthly_summaries_send() == 0
+    weekly, monthly = mail.outbox
+    assert weekly.to == [lead.email]
+    assert monthly.to == [rep.email]
+    assert "Ours: support in March 2026" in monthly.subject
+    assert "Tickets opened: 1 (0)" in monthly.body
+    assert ReportMailing.objects.count() == 2
+
+
+# ---------------------------------------------------------------- /metrics
+
+
+def test_metrics_answer_the_allow_list_and_the_token_only(client, settings):
+    settings.METRICS_TOKEN = "s3cret"
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.9"]
+    TicketFactory.create(tier="expert", severity="high")
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'supportdesk_open_tickets{severity="high",tier="expert"} 1.0' in body
+    assert "supportdesk_sla_clocks_at_risk 0.0" in body
+    assert 'supportdesk_pages_open{state="triggered"} 0.0' in body
+    assert "django_http_requests" in body
+    assert client.get("/metrics", REMOTE_ADDR="10.0.0.9").status_code == 200

@@ -133,6 +133,7 @@ def _on_call_requests(world, agent):
          {"follow_ups": "Renew the certificate."}),
         ("post", f"/desk/oncall/handoffs/{note.pk}/acknowledge/", {}),
         *_report_requests(world),
+        *_incident_requests(world, agent),
     ]  # fmt: skip
 
 
@@ -147,7 +148,37 @@ def _report_requests(world):
     ]
 
 
-URL_COUNT = 53
+def _incident_requests(world, agent):
+    """Incidents: the list, declaring, an incident and its actions, action items, uptime."""
+    from incidents.services.lifecycle import incident_declare
+    from incidents.services.postmortems import action_item_add
+
+    incident = incident_declare(
+        actor=agent, title="Hub down", severity="SEV2", tickets=[world["ticket"]],
+        maintenance=True,
+    )
+    item = action_item_add(incident=incident, actor=agent, title="Alert", owner=agent)
+    base = f"/desk/incidents/{incident.pk}"
+    return [
+        ("get", "/desk/incidents/", {}),
+        ("post", "/desk/incidents/declare/", {"title": "Down", "severity": "SEV1"}),
+        ("get", "/desk/incidents/action-items/", {}),
+        ("post", f"/desk/incidents/action-items/{item.pk}/", {"status": "done"}),
+        ("get", "/desk/incidents/uptime/", {}),
+        ("get", f"{base}/", {}),
+        ("post", f"{base}/update/", {"status": "identified", "body": "Found it."}),
+        ("post", f"{base}/transition/", {"status": "monitoring"}),
+        ("post", f"{base}/fields/", {"title": "Renamed", "severity": "SEV1"}),
+        ("post", f"{base}/role/", {"role": "technical_lead", "user": agent.pk}),
+        ("post", f"{base}/link/", {"ticket": world["other"].reference}),
+        ("post", f"{base}/component/", {"component": "1", "degree": "degraded"}),
+        ("post", f"{base}/note/", {"text": "A note"}),
+        ("post", f"{base}/postmortem/", {"summary": "Why"}),
+        ("post", f"{base}/action-items/", {"title": "More", "owner": agent.pk}),
+    ]  # fmt: skip
+
+
+URL_COUNT = 68
 
 
 def test_every_desk_url_is_listed_here():

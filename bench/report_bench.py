@@ -109,7 +109,7 @@ def cast() -> tuple[list[int], list[int], list[int], int]:
         )
         rep, _ = User.objects.get_or_create(
             email=f"rep{i:02d}@reports.bench",
-            defaults={"username": f"rep{i:02d}@reports.bench", "password": password},
+            defaults={"password": password},
         )
         Membership.objects.get_or_create(
             user=rep, community=community, defaults={"role": "representative"}
@@ -120,11 +120,7 @@ def cast() -> tuple[list[int], list[int], list[int], int]:
     for n in range(AGENTS):
         agent, _ = User.objects.get_or_create(
             email=f"agent{n:02d}@reports.bench",
-            defaults={
-                "username": f"agent{n:02d}@reports.bench",
-                "password": password,
-                "is_staff": True,
-            },
+            defaults={"password": password, "is_staff": True},
         )
         AgentProfile.objects.get_or_create(
             user=agent, defaults={"tier_level": 1 + n % 4, "work_days": [1, 2, 3, 4, 5]}
@@ -228,7 +224,7 @@ def load(n: int, *, reset: bool) -> dict[str, float]:
         indexes = _indexes(cursor)
         for name, _ in indexes:
             cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
-        params = {
+        params: dict[str, Any] = {
             "communities": communities,
             "reps": reps,
             "agents": agents,
@@ -241,7 +237,10 @@ def load(n: int, *, reset: bool) -> dict[str, float]:
             ("ratings", RATINGS_SQL), ("time entries", TIME_SQL),
         ):  # fmt: skip
             started = time.perf_counter()
-            cursor.execute(statement, params if "%(" in statement else None)
+            if "%(" in statement:
+                cursor.execute(statement, params)
+            else:
+                cursor.execute(statement)
             phases[label] = time.perf_counter() - started
             print(f"loaded {label}: {cursor.rowcount} rows in {phases[label]:.0f} s", flush=True)
         started = time.perf_counter()

@@ -54,11 +54,12 @@ def budget_periods_roll(*, now: datetime | None = None) -> list[BudgetPeriod]:
 
 
 def used_minutes(period: BudgetPeriod) -> int:
-    return TimeEntry.objects.filter(
+    minutes = TimeEntry.objects.filter(
         community_id=period.community_id,
         worked_at__gte=period.starts_at,
         worked_at__lt=period.ends_at,
     ).aggregate(m=Sum("minutes", default=0))["m"]
+    return int(minutes)
 
 
 def budget_notices_send(*, community_id: int, now: datetime | None = None) -> list[BudgetNotice]:

@@ -412,7 +412,7 @@ def community_table(f: Filters, drill: Drill) -> Table:
     sla = _per_community_sla(f)
     csat = _per_community_satisfaction(f)
     for community in communities:
-        c = counts.get(community.pk, {})
+        c: dict[str, Any] = dict(counts.get(community.pk) or {})
         params = {"community": community.slug}
         b = budgets.get(community.pk)
         fr, res = sla.get((community.pk, "first_response")), sla.get((community.pk, "resolution"))

@@ -4,14 +4,12 @@ settings (the `# ---- reports` section)."""
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-RETRY = {
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": True,
-    "max_retries": 3,
-}
+TRANSIENT = (OperationalError, InterfaceError)  # the database is away for a moment
 
 
-@shared_task(name="reports.check_targets", **RETRY)
+@shared_task(
+    name="reports.check_targets", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3
+)
 def check_targets() -> None:
     """Measure every target; a new crossing tells the support leads once."""
     from reports.targets import targets_check
@@ -19,7 +17,9 @@ def check_targets() -> None:
     targets_check()
 
 
-@shared_task(name="reports.roll_budget_periods", **RETRY)
+@shared_task(
+    name="reports.roll_budget_periods", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3
+)
 def roll_budget_periods() -> None:
     """Open each budget's current period when the last one has ended (and re-rank), then
     send the 80 % / 100 % notices that are due."""
@@ -34,14 +34,18 @@ def roll_budget_periods() -> None:
     all_priorities_refresh()
 
 
-@shared_task(name="reports.weekly_summary", **RETRY)
+@shared_task(
+    name="reports.weekly_summary", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3
+)
 def weekly_summary() -> None:
     from reports.summaries import weekly_summary_send
 
     weekly_summary_send()
 
 
-@shared_task(name="reports.monthly_summaries", **RETRY)
+@shared_task(
+    name="reports.monthly_summaries", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3
+)
 def monthly_summaries() -> None:
     from reports.summaries import monthly_summaries_send
 

@@ -25,7 +25,7 @@ class ReportQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class FigureSerializer(serializers.Serializer):  # type: ignore[type-arg]
     key = serializers.CharField()
-    label = serializers.CharField()
+    title = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     unit = serializers.CharField()
     count = serializers.IntegerField(help_text="How many things the figure is computed over.")
@@ -40,7 +40,7 @@ class FigureSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class PeriodSerializer(serializers.Serializer):  # type: ignore[type-arg]
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    label = serializers.CharField()
+    title = serializers.CharField(help_text="The period in words, e.g. Last 30 days.")
 
 
 class MetricsSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -50,7 +50,7 @@ def _parsed(request: Request) -> Parsed:
 
 
 def _period(parsed: Parsed) -> dict[str, Any]:
-    return {"start": parsed.filters.start, "end": parsed.filters.end, "label": parsed.period_label}
+    return {"start": parsed.filters.start, "end": parsed.filters.end, "title": parsed.period_label}
 
 
 class MetricsApi(APIView):
@@ -69,7 +69,7 @@ class MetricsApi(APIView):
             figures.append(
                 {
                     "key": key,
-                    "label": compared.current.label,
+                    "title": compared.current.label,
                     "value": compared.current.value,
                     "unit": compared.current.unit,
                     "count": compared.current.count,

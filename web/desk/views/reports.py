@@ -162,7 +162,7 @@ def _drill_tickets(request: HttpRequest) -> tuple[Parsed, str, Any]:
     if tickets is None:
         raise Http404("No tickets behind this figure.")
     if key == "backlog" and params.get("age"):
-        after, before = metrics.age_bucket_bounds(params["age"], timezone.now())
+        after, before = metrics.age_bucket_bounds(str(params.get("age")), timezone.now())
         tickets = tickets.filter(created_at__lte=before)
         if after is not None:
             tickets = tickets.filter(created_at__gt=after)

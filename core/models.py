@@ -131,6 +131,12 @@ class EventDelivery(models.Model):
                 condition=models.Q(state="pending"),
                 name="delivery_pending_due",
             ),
+            # A batch takes the waiting deliveries of one handler, oldest first.
+            models.Index(
+                fields=["handler", "id"],
+                condition=models.Q(state="pending"),
+                name="delivery_pending_by_handler",
+            ),
         ]
 
     def __str__(self) -> str:

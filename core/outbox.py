@@ -6,6 +6,13 @@ deliveries are handed to Celery. If the broker is down at that moment, nothing i
 `relay()` (Celery beat, every few seconds) sends every delivery that was never enqueued,
 or whose message vanished. `delivery_run()` runs a handler and marks its delivery done in
 one transaction, under a row lock, so a delivery sent twice still runs once.
+
+A reaction may name a `batch` handler too: then a worker that picks up one of its
+deliveries also takes the other deliveries of that handler that are waiting (up to
+`batch_size`, those no other worker holds) and hands all their events to the batch handler
+in one transaction. A backlog then drains in batches, each paying once for what the
+single runs would each pay again (the transaction, the configuration they read, the
+rows they count); the messages of the deliveries taken along find them done.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -44,6 +52,9 @@ class Reaction:
     handler: str
     queue: str = "default"
     when: str = ""
+    # `def batch(*, events: list[Event]) -> None`, doing what `handler` does for each event.
+    batch: str = ""
+    batch_size: int = 25
 
     def wants(self, payload: dict[str, Any]) -> bool:
         if not self.when:
@@ -63,6 +74,20 @@ def _reactions_by_event() -> dict[str, tuple[Reaction, ...]]:
 
 def reactions_to(name: str) -> tuple[Reaction, ...]:
     return _reactions_by_event().get(name, ())
+
+
+@cache
+def _batches() -> dict[str, tuple[str, int]]:
+    """{handler: (its batch handler, batch size)}, from the reactions that name one."""
+    table: Iterable[Reaction] = import_string(settings.EVENT_REACTIONS)
+    batches: dict[str, tuple[str, int]] = {}
+    for r in table:
+        if r.batch and batches.setdefault(r.handler, (r.batch, r.batch_size)) != (
+            r.batch,
+            r.batch_size,
+        ):
+            raise ImproperlyConfigured(f"{r.handler} is given two different batch handlers.")
+    return batches
 
 
 def publish(name: str, *, community_id: int | None = None, **payload: Any) -> Event | None:
@@ -128,7 +153,12 @@ def delivery_run(*, delivery_id: int) -> bool:
     commit together. If the handler fails, the whole transaction rolls back (no savepoint
     around the handler: a delivery is one transaction) and the failure is counted in a new
     one, to be retried with backoff until OUTBOX_MAX_ATTEMPTS.
+
+    When the handler has a batch handler, waiting deliveries of the same handler are run
+    with this one (see the module's docstring). Should the batch fail, this delivery runs
+    alone, as above, and the others are left to their own messages.
     """
+    batched = _batches()
     try:
         with transaction.atomic():
             delivery = (
@@ -139,6 +169,8 @@ def delivery_run(*, delivery_id: int) -> bool:
             )
             if delivery is None:
                 return False
+            if delivery.handler in batched and _run_batch(delivery, *batched[delivery.handler]):
+                return True
             handler: Callable[..., None] = import_string(delivery.handler)
             handler(event=delivery.event)
             delivery.state = EventDelivery.State.DONE
@@ -147,6 +179,43 @@ def delivery_run(*, delivery_id: int) -> bool:
             delivery.save(update_fields=["state", "attempts", "done_at"])
     except Exception as exc:  # noqa: BLE001 - any handler failure is recorded and retried
         _record_failure(delivery_id, exc)
+        return False
+    return True
+
+
+def _run_batch(delivery: EventDelivery, batch: str, size: int) -> bool:
+    """Run `delivery` (locked) with the waiting deliveries of its handler through `batch`,
+    in a savepoint; True when it did. False when the batch failed (rolled back), or when
+    nothing was waiting, so that the caller runs the delivery alone."""
+    handler: Callable[..., None] = import_string(batch)
+    try:
+        # In the savepoint, so that a failed batch also lets go of the rows it took along.
+        with transaction.atomic():
+            others = list(
+                EventDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("event")
+                .filter(
+                    handler=delivery.handler,
+                    state=EventDelivery.State.PENDING,
+                    next_attempt_at__lte=timezone.now(),
+                )
+                .exclude(pk=delivery.pk)
+                .order_by("pk")[: max(size - 1, 0)]
+            )
+            if not others:
+                return False
+            deliveries = [delivery, *others]
+            handler(events=[d.event for d in deliveries])
+            EventDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+                state=EventDelivery.State.DONE,
+                attempts=F("attempts") + 1,
+                done_at=timezone.now(),
+            )
+    except Exception:  # noqa: BLE001 - the delivery runs alone next, and fails on its own
+        logger.warning(
+            "A batch of deliveries of %s failed; running delivery %s alone",
+            delivery.handler, delivery.pk, exc_info=True,
+        )  # fmt: skip
         return False
     return True
 

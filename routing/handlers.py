@@ -10,6 +10,7 @@ from routing.models import RoutingDecision
 from routing.services.routing import (
     ticket_escalate_for_breach,
     ticket_route,
+    tickets_route,
     waiting_tickets_assign,
 )
 from tickets.models import Ticket
@@ -17,18 +18,24 @@ from tickets.models import Ticket
 logger = logging.getLogger(__name__)
 
 
+def _first_run(event: Event) -> str:
+    if event.name == "ticket.approved":
+        return RoutingDecision.Trigger.APPROVED
+    return RoutingDecision.Trigger.OPENED
+
+
 def route_ticket(*, event: Event) -> None:
     """ticket.opened / ticket.approved: route the ticket (once: a repeat finds the first
     decision and does nothing)."""
-    trigger = (
-        RoutingDecision.Trigger.APPROVED
-        if event.name == "ticket.approved"
-        else RoutingDecision.Trigger.OPENED
-    )
     try:
-        ticket_route(ticket=int(event.payload["ticket_id"]), trigger=trigger)
+        ticket_route(ticket=int(event.payload["ticket_id"]), trigger=_first_run(event))
     except Ticket.DoesNotExist:
         logger.info("Ticket %s is gone; nothing to route", event.payload["ticket_id"])
+
+
+def route_tickets(*, events: list[Event]) -> None:
+    """route_ticket for a batch of events, in one transaction (core.outbox batches)."""
+    tickets_route(tickets=[(int(e.payload["ticket_id"]), _first_run(e)) for e in events])
 
 
 def assign_waiting_tickets(*, event: Event) -> None:

@@ -17,6 +17,11 @@ and counts their load again before the ticket is given to them (the lock is held
 caller's transaction ends): two workers routing at once count each other's assignments and
 cannot push an agent past capacity, yet they only wait for each other when they want the
 same agent.
+
+A worker routing a batch of tickets in one transaction passes a `Batch`: what `choose`
+reads (the pool, who has the skill, the loads, each community's recent work) is read once
+per batch and kept up to date as the batch assigns, and an agent already claimed in the
+batch is not locked and counted again, so each ticket after the first costs no queries here.
 """
 
 from __future__ import annotations
@@ -82,6 +87,104 @@ class Candidate:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+@dataclass
+class Batch:
+    """What `choose` and `claim` read, kept for the tickets of one batch (one transaction)."""
+
+    pools: dict[tuple[str, int | None], list[AgentProfile]] = field(default_factory=dict)
+    skilled: dict[tuple[str, int | None, int], set[int]] = field(default_factory=dict)
+    loads: dict[int, int] = field(default_factory=dict)  # agent's user id → load
+    # community id → {agent's user id: last worked}, and whose work was read for it
+    worked: dict[int, dict[int, datetime]] = field(default_factory=dict)
+    worked_read: dict[int, set[int]] = field(default_factory=dict)
+    claimed: set[int] = field(default_factory=set)  # profile ids locked in this batch
+    assigned_at: dict[int, datetime] = field(default_factory=dict)  # profile id → when
+
+    def lock_pools(self, pools: set[tuple[str, Team | None]]) -> None:
+        """Lock the profiles of every agent of these pools (tier, team), in one order, and
+        read the pools afresh under the lock."""
+        if not pools:
+            return
+        keys = [(tier, team.pk if team else None) for tier, team in pools]
+        everyone = AgentProfile.objects.none()
+        for tier, team_id in keys:
+            everyone = everyone | pool(tier=tier, team_id=team_id)
+        self.claimed.update(
+            everyone.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
+        )
+        for tier, team_id in keys:
+            profiles = pool(tier=tier, team_id=team_id).select_related("user").order_by("pk")
+            self.pools[(tier, team_id)] = list(profiles)
+
+    def forget_counts(self) -> None:
+        """Someone was given a ticket outside the batch's own count: count again."""
+        self.loads.clear()
+        self.worked.clear()
+        self.worked_read.clear()
+
+    def took(self, candidate: Candidate, *, community_id: int | None, now: datetime) -> None:
+        """`candidate` was given a ticket of `community_id` (claimed) at `now`."""
+        self.loads[candidate.user_id] = candidate.load + 1
+        self.assigned_at[candidate.profile_id] = now
+        if community_id is not None:
+            self.worked.setdefault(community_id, {})[candidate.user_id] = now
+
+    def save(self) -> None:
+        """Write the agents' last assignment times (one statement)."""
+        if self.assigned_at:
+            profiles = [
+                AgentProfile(pk=pk, last_assigned_at=at) for pk, at in self.assigned_at.items()
+            ]
+            AgentProfile.objects.bulk_update(profiles, ["last_assigned_at"])
+
+
+def _batch_pool(batch: Batch, tier: str, team: Team | None) -> list[AgentProfile]:
+    key = (tier, team.pk if team else None)
+    if key not in batch.pools:
+        profiles = pool(tier=tier, team_id=key[1]).select_related("user")
+        batch.pools[key] = list(profiles.order_by("pk"))
+    return batch.pools[key]
+
+
+def _batch_skilled(
+    batch: Batch, tier: str, team: Team | None, skill_id: int, ids: list[int]
+) -> set[int]:
+    key = (tier, team.pk if team else None, skill_id)
+    if key not in batch.skilled:
+        batch.skilled[key] = _skilled(ids, skill_id)
+    return batch.skilled[key]
+
+
+def _batch_loads(batch: Batch, user_ids: list[int]) -> dict[int, int]:
+    missing = [pk for pk in user_ids if pk not in batch.loads]
+    if missing:
+        counted = _loads(missing, exclude_ticket_id=None)
+        batch.loads.update({pk: counted.get(pk, 0) for pk in missing})
+    return batch.loads
+
+
+def _batch_worked(
+    batch: Batch, community_id: int, user_ids: list[int], now: datetime
+) -> dict[int, datetime]:
+    read = batch.worked_read.setdefault(community_id, set())
+    worked = batch.worked.setdefault(community_id, {})
+    missing = [pk for pk in user_ids if pk not in read]
+    if missing:
+        for pk, at in _community_work(community_id, missing, now, None).items():
+            if pk not in worked or worked[pk] < at:
+                worked[pk] = at
+        read.update(missing)
+    return worked
+
+
+def _skilled(ids: list[int], skill_id: int) -> set[int]:
+    return set(
+        AgentProfile.skills.through.objects.filter(
+            agentprofile_id__in=ids, skill_id=skill_id
+        ).values_list("agentprofile_id", flat=True)
+    )
 
 
 @dataclass
@@ -187,6 +290,7 @@ def choose(
     now: datetime,
     ticket_id: int | None = None,
     holder_id: int | None = None,
+    batch: Batch | None = None,
 ) -> Pick:
     """Rank the candidates for a ticket and pick one (see the module's docstring).
 
@@ -194,22 +298,33 @@ def choose(
     (capacity aside: the ticket is already theirs). `ticket_id`: the ticket being routed,
     left out of load and community counts.
     """
-    profiles = pool(tier=tier, team_id=team.pk if team else None).select_related("user")
-    found = list(profiles.order_by("pk"))
+    if batch is None:
+        profiles = pool(tier=tier, team_id=team.pk if team else None).select_related("user")
+        found = list(profiles.order_by("pk"))
+    else:
+        found = _batch_pool(batch, tier, team)
     ids = [p.pk for p in found]
     where = f"team {team.name}" if team else f"tier {tier.replace('_', ' ')}"
     if not found:
         return Pick(None, [], f"Nobody serves {where}.")
     skilled: set[int] = set()
     if required_skill_id is not None:
-        skilled = set(
-            AgentProfile.skills.through.objects.filter(
-                agentprofile_id__in=ids, skill_id=required_skill_id
-            ).values_list("agentprofile_id", flat=True)
+        skilled = (
+            _skilled(ids, required_skill_id)
+            if batch is None
+            else _batch_skilled(batch, tier, team, required_skill_id, ids)
         )
     user_ids = [p.user_id for p in found]
-    loads = _loads(user_ids, exclude_ticket_id=ticket_id)
-    worked = {} if community_id is None else _community_work(community_id, user_ids, now, ticket_id)
+    if batch is None:
+        loads = _loads(user_ids, exclude_ticket_id=ticket_id)
+        worked = (
+            {} if community_id is None else _community_work(community_id, user_ids, now, ticket_id)
+        )
+    else:
+        # A batch routes tickets on their first run: none is assigned yet, so none is to
+        # be left out of the counts.
+        loads = _batch_loads(batch, user_ids)
+        worked = {} if community_id is None else _batch_worked(batch, community_id, user_ids, now)
     around_the_clock = tier in AROUND_THE_CLOCK_TIERS
 
     candidates: list[Candidate] = []
@@ -223,7 +338,11 @@ def choose(
             load=loads.get(profile.user_id, 0),
             capacity=profile.max_open_tickets,
             community_worked_at=worked.get(profile.user_id),
-            last_assigned_at=profile.last_assigned_at,
+            last_assigned_at=(
+                batch.assigned_at.get(profile.pk, profile.last_assigned_at)
+                if batch is not None
+                else profile.last_assigned_at
+            ),
             user=profile.user,
         )
         is_holder = profile.user_id == holder_id
@@ -261,13 +380,16 @@ def choose(
     return Pick(winner, candidates, _why(winner, eligible, favourite, community_name))
 
 
-def claim(pick: Pick, *, ticket_id: int | None) -> Candidate | None:
+def claim(pick: Pick, *, ticket_id: int | None, batch: Batch | None = None) -> Candidate | None:
     """The best-ranked eligible candidate of `pick` who still has room, their profile row
     locked. First without waiting (SKIP LOCKED: another worker is giving that agent a ticket
     right now, so the next in rank is tried), then, if every one was busy, waiting for them
     in rank order. Under the lock the agent's status and load are read again; one who went
-    away or filled up meanwhile is marked so and passed over."""
+    away or filled up meanwhile is marked so and passed over. In a batch, an agent claimed
+    earlier in it is still locked, and their load is the batch's count."""
     ranked = sorted((c for c in pick.candidates if c.eligible), key=lambda c: c.rank or 0)
+    if batch is not None and ranked and ranked[0].profile_id in batch.claimed:
+        return ranked[0]  # eligible by the batch's own count, which holds under the lock
     busy: list[Candidate] = []
     for wait, turn in ((False, ranked), (True, busy)):
         for c in list(turn):
@@ -286,7 +408,11 @@ def claim(pick: Pick, *, ticket_id: int | None) -> Candidate | None:
             elif c.load >= c.capacity:
                 c.eligible, c.reason = False, f"full ({c.load} of {c.capacity})"
             else:
+                if batch is not None:
+                    batch.claimed.add(c.profile_id)
                 return c
+            if batch is not None:
+                batch.loads[c.user_id] = c.load
     return None
 
 

@@ -39,7 +39,7 @@ from routing.selectors import (
     category_with_skill,
     required_skill_of,
 )
-from routing.services.assignment import Pick, choose, claim
+from routing.services.assignment import Batch, Pick, choose, claim
 from routing.services.learned import CategorySuggestion, category_suggest
 from tickets.models import Category, Severity, Ticket, TicketEvent, Tier
 from tickets.services.common import is_agent, refuse_if_changed
@@ -231,71 +231,155 @@ def ticket_route(
             if trigger not in FIRST_RUN:
                 raise NotRoutable(f"{ticket.reference} is {ticket.get_status_display().lower()}.")
             return _record_not_routable(ticket, trigger, started)
-        rules = active_rules()
-        plan = routing_plan(
-            facts=facts_for(ticket, rules),
-            current_category=ticket.category,
-            current_tags=ticket.tags,
-            rules=rules,
-        )
-        _keep_escalated_tier(ticket, plan)
-        before = {
-            "category_id": ticket.category_id,
-            "severity": ticket.severity,
-            "tier": ticket.tier,
+        plan = _plan_for(ticket, rules=active_rules(), escalation=_latest_escalation(ticket))
+        return _carry_out(ticket, plan, trigger=trigger, actor=actor, started=started)
+
+
+def tickets_route(*, tickets: list[tuple[int, str]]) -> list[RoutingDecision]:
+    """Route several tickets on their first run (`opened` or `approved`, given per ticket)
+    in one transaction, each as ticket_route would, in the order given; return the
+    decisions made. A ticket that is gone or was routed already is passed over.
+
+    The rules, the escalations and the agents are read once for the whole batch, and the
+    profiles of every agent who could take one of the tickets are locked together, in
+    one order, before any is given a ticket: a worker routing a batch holds those agents
+    until it commits, and two batches wanting the same agents take turns instead of
+    deadlocking."""
+    with transaction.atomic():
+        ids = sorted({ticket_id for ticket_id, _ in tickets})
+        locked = {
+            t.pk: t
+            for t in Ticket.objects.select_for_update(of=("self",))
+            .select_related("community", "requester", "category__routing__required_skill")
+            .filter(pk__in=ids)
+            .order_by("pk")
         }
-        assignment = _decide(
-            ticket=ticket,
-            tier=plan.tier,
-            team=plan.team,
-            skill=plan.required_skill,
-            may_be_waiting=trigger not in FIRST_RUN,
-        )
-        ticket = _apply(ticket, plan, actor, assignment)
-        decision = RoutingDecision.objects.create(
-            ticket=ticket,
-            trigger=trigger,
-            actor=actor,
-            rules=plan.fired,
-            stopped_by=plan.outcome.stopped_by or "",
-            severity_assessment=plan.outcome.assessment.as_dict(),
-            suggestion=plan.suggestion_dict(),
-            before=before,
-            category=plan.category,
-            category_why=plan.category_why,
-            severity=plan.severity,
-            severity_why=plan.severity_why,
-            tier=plan.tier,
-            tier_why=plan.tier_why,
-            team=plan.team,
-            tags_added=plan.tags,
-            **assignment.fields(),
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        RuleHit.objects.bulk_create(
-            RuleHit(rule_id=f.rule.id, decision=decision, matched=list(f.matched))
-            for f in plan.outcome.fired
-            if f.rule.id
-        )
-        if plan.severity == Severity.CRITICAL and (
-            trigger in FIRST_RUN or before["severity"] != Severity.CRITICAL
-        ):
-            # The paging capability reacts to this (supportdesk/events.py).
-            outbox.publish(
-                "ticket.critical",
-                community_id=ticket.community_id,
-                ticket_id=ticket.pk,
-                decision_id=decision.pk,
-                tier=plan.tier,
+        routed = set(
+            RoutingDecision.objects.filter(ticket_id__in=ids, trigger__in=FIRST_RUN).values_list(
+                "ticket_id", flat=True
             )
+        )
+        escalations = {
+            e.ticket_id: e
+            for e in TierEscalation.objects.filter(ticket_id__in=ids)
+            .order_by("ticket_id", "-created_at", "-pk")
+            .distinct("ticket_id")
+        }
+        rules = active_rules()
+        planned: list[tuple[Ticket, Plan, str, float]] = []
+        decisions: list[RoutingDecision] = []
+        for ticket_id, trigger in tickets:
+            started = time.perf_counter()
+            ticket = locked.get(ticket_id)
+            if trigger not in FIRST_RUN or ticket is None or ticket_id in routed:
+                continue
+            routed.add(ticket_id)
+            if ticket.status not in ROUTABLE:
+                decisions.append(_record_not_routable(ticket, trigger, started))
+                continue
+            plan = _plan_for(ticket, rules=rules, escalation=escalations.get(ticket_id))
+            planned.append((ticket, plan, trigger, time.perf_counter() - started))
+        batch = Batch()
+        batch.lock_pools(
+            {(plan.tier, plan.team) for ticket, plan, _, _ in planned if ticket.assignee_id is None}
+        )
+        for ticket, plan, trigger, planning in planned:
+            started = time.perf_counter() - planning
+            if ticket.assignee_id is None:
+                decisions.append(
+                    _carry_out(ticket, plan, trigger=trigger, started=started, batch=batch)
+                )
+            else:
+                # Given to someone by hand before routing ran: the single path decides,
+                # and the batch counts afresh after it.
+                decisions.append(_carry_out(ticket, plan, trigger=trigger, started=started))
+                batch.forget_counts()
+        batch.save()
+    return decisions
+
+
+def _latest_escalation(ticket: Ticket) -> TierEscalation | None:
+    return TierEscalation.objects.filter(ticket_id=ticket.pk).order_by("-created_at", "-pk").first()
+
+
+def _plan_for(
+    ticket: Ticket, *, rules: list[matching.Rule], escalation: TierEscalation | None
+) -> Plan:
+    plan = routing_plan(
+        facts=facts_for(ticket, rules),
+        current_category=ticket.category,
+        current_tags=ticket.tags,
+        rules=rules,
+    )
+    _keep_escalated_tier(ticket, plan, escalation)
+    return plan
+
+
+def _carry_out(
+    ticket: Ticket,
+    plan: Plan,
+    *,
+    trigger: str,
+    started: float,
+    actor: User | None = None,
+    batch: Batch | None = None,
+) -> RoutingDecision:
+    """Assign the locked ticket by the plan, write its fields, and record the decision."""
+    before = {
+        "category_id": ticket.category_id,
+        "severity": ticket.severity,
+        "tier": ticket.tier,
+    }
+    assignment = _decide(
+        ticket=ticket,
+        tier=plan.tier,
+        team=plan.team,
+        skill=plan.required_skill,
+        may_be_waiting=trigger not in FIRST_RUN,
+        batch=batch,
+    )
+    ticket = _apply(ticket, plan, actor, assignment)
+    decision = RoutingDecision.objects.create(
+        ticket=ticket,
+        trigger=trigger,
+        actor=actor,
+        rules=plan.fired,
+        stopped_by=plan.outcome.stopped_by or "",
+        severity_assessment=plan.outcome.assessment.as_dict(),
+        suggestion=plan.suggestion_dict(),
+        before=before,
+        category=plan.category,
+        category_why=plan.category_why,
+        severity=plan.severity,
+        severity_why=plan.severity_why,
+        tier=plan.tier,
+        tier_why=plan.tier_why,
+        team=plan.team,
+        tags_added=plan.tags,
+        **assignment.fields(),
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    RuleHit.objects.bulk_create(
+        RuleHit(rule_id=f.rule.id, decision=decision, matched=list(f.matched))
+        for f in plan.outcome.fired
+        if f.rule.id
+    )
+    if plan.severity == Severity.CRITICAL and (
+        trigger in FIRST_RUN or before["severity"] != Severity.CRITICAL
+    ):
+        # The paging capability reacts to this (supportdesk/events.py).
+        outbox.publish(
+            "ticket.critical",
+            community_id=ticket.community_id,
+            ticket_id=ticket.pk,
+            decision_id=decision.pk,
+            tier=plan.tier,
+        )
     return decision
 
 
-def _keep_escalated_tier(ticket: Ticket, plan: Plan) -> None:
+def _keep_escalated_tier(ticket: Ticket, plan: Plan, escalation: TierEscalation | None) -> None:
     """When the ticket's tier is the one its latest escalation moved it to, it stays."""
-    escalation = (
-        TierEscalation.objects.filter(ticket_id=ticket.pk).order_by("-created_at", "-pk").first()
-    )
     if escalation is None or escalation.to_tier != ticket.tier or plan.tier == ticket.tier:
         return
     plan.tier = ticket.tier
@@ -371,6 +455,7 @@ def _decide(
     skill: Skill | None,
     now: datetime | None = None,
     may_be_waiting: bool = True,
+    batch: Batch | None = None,
 ) -> Assignment:
     """Choose who gets the ticket: the best candidate (claimed), its manual (or still
     fitting automatic) assignee, or nobody for now (the ticket joins the waiting queue).
@@ -401,6 +486,7 @@ def _decide(
         now=now,
         ticket_id=ticket.pk,
         holder_id=ticket.assignee_id,
+        batch=batch,
     )
     if pick.kept:
         leave_queue()
@@ -411,7 +497,7 @@ def _decide(
             [c.as_dict() for c in pick.candidates[:_CANDIDATES_KEPT]],
         )
     if pick.winner is not None:
-        winner = claim(pick, ticket_id=ticket.pk)
+        winner = claim(pick, ticket_id=ticket.pk, batch=batch)
         if winner is not pick.winner:
             passed = [c.name for c in pick.candidates if c.rank and not c.eligible]
             pick.explanation = (
@@ -423,7 +509,10 @@ def _decide(
             pick.winner = winner
     candidates = [c.as_dict() for c in pick.candidates[:_CANDIDATES_KEPT]]
     if pick.winner is not None:
-        AgentProfile.objects.filter(pk=pick.winner.profile_id).update(last_assigned_at=now)
+        if batch is None:
+            AgentProfile.objects.filter(pk=pick.winner.profile_id).update(last_assigned_at=now)
+        else:
+            batch.took(pick.winner, community_id=ticket.community_id, now=now)
         leave_queue()
         return Assignment(
             RoutingDecision.Outcome.ASSIGNED,

@@ -19,9 +19,12 @@ def test_reactions(settings):
     settings.EVENT_REACTIONS = "tests.core.handlers.REACTIONS"
     settings.OUTBOX_MAX_ATTEMPTS = 3
     outbox._reactions_by_event.cache_clear()
+    outbox._batches.cache_clear()
     handlers.calls.clear()
+    handlers.batches.clear()
     yield
     outbox._reactions_by_event.cache_clear()
+    outbox._batches.cache_clear()
 
 
 def test_an_event_nobody_reacts_to_leaves_no_row():
@@ -68,7 +71,7 @@ def test_an_event_whose_only_reaction_declines_it_leaves_no_row(settings):
     assert outbox.publish("thing.grew", community_id=7, size=12) is not None
 
 
-CONDITIONAL_ONLY = (handlers.REACTIONS[-1],)
+CONDITIONAL_ONLY = tuple(r for r in handlers.REACTIONS if r.when)
 
 
 def test_nothing_is_published_when_the_transaction_rolls_back(
@@ -210,3 +213,58 @@ def test_deliveries_are_found_by_event_through_the_index_of_their_unique_constra
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, EventDelivery._meta.db_table)
     assert [n for n, c in constraints.items() if c["index"] and c["columns"] == ["event_id"]] == []
+
+
+def test_a_worker_runs_the_waiting_deliveries_of_a_batched_handler_together_oldest_first():
+    events = [outbox.publish("thing.queued", n=n) for n in range(5)]
+    ids = [e.pk for e in events if e is not None]
+    third = EventDelivery.objects.get(event_id=ids[2])
+
+    assert outbox.delivery_run(delivery_id=third.pk) is True
+
+    # The delivery picked up, then the oldest waiting ones, up to the batch size of 3.
+    assert handlers.batches == [[ids[2], ids[0], ids[1]]]
+    assert handlers.calls == []
+    done = EventDelivery.objects.filter(state="done")
+    assert sorted(done.values_list("event_id", flat=True)) == ids[:3]
+    assert set(done.values_list("attempts", flat=True)) == {1}
+    # A message of a delivery taken along finds it done.
+    first = EventDelivery.objects.get(event_id=ids[0])
+    assert outbox.delivery_run(delivery_id=first.pk) is False
+    assert User.objects.filter(email__startswith="handled-").count() == 3
+
+
+def test_a_batched_handler_with_nothing_else_waiting_runs_its_single_handler():
+    event = outbox.publish("thing.queued", n=1)
+    assert event is not None
+
+    assert outbox.delivery_run(delivery_id=EventDelivery.objects.get().pk) is True
+
+    assert (handlers.batches, handlers.calls) == ([], [event.pk])
+
+
+def test_a_delivery_waiting_for_its_retry_is_not_taken_into_a_batch():
+    first, second = outbox.publish("thing.queued", n=1), outbox.publish("thing.queued", n=2)
+    assert first is not None
+    assert second is not None
+    EventDelivery.objects.filter(event=second).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5), attempts=1
+    )
+
+    assert outbox.delivery_run(delivery_id=EventDelivery.objects.get(event=first).pk) is True
+
+    assert (handlers.batches, handlers.calls) == ([], [first.pk])
+    assert EventDelivery.objects.get(event=second).state == "pending"
+
+
+def test_a_failed_batch_changes_nothing_and_the_delivery_runs_alone():
+    first, second = outbox.publish("thing.piled", n=1), outbox.publish("thing.piled", n=2)
+    assert first is not None
+    assert second is not None
+
+    assert outbox.delivery_run(delivery_id=EventDelivery.objects.get(event=first).pk) is True
+
+    assert handlers.calls == [first.pk]  # `measure`, the single handler
+    assert not User.objects.filter(email__startswith="half-done-batch").exists()
+    states = dict(EventDelivery.objects.values_list("event_id", "state"))
+    assert states == {first.pk: "done", second.pk: "pending"}

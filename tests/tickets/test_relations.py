@@ -6,6 +6,7 @@ from core.models import EventDelivery
 from core.outbox import delivery_run
 from tests.communities.factories import MembershipFactory
 from tests.core.factories import AgentFactory
+from tests.mail.sending import send_queued_mail
 from tests.tickets.api.test_attachments_api import PNG
 from tests.tickets.factories import MessageFactory, TicketFactory
 from tickets.errors import LinkRefused, MergeRefused, TicketChanged
@@ -72,6 +73,7 @@ def test_merging_moves_the_conversation_and_closes_the_duplicate(agent):
             event__name="ticket.merged", handler="tickets.notifications.tell_requester_merged"
         ).pk
     )
+    send_queued_mail()
     assert [m.to for m in mail.outbox] == [[requester.email]]
     assert mail.outbox[0].subject == f"[{duplicate.reference}] Continued in {target.reference}"
 

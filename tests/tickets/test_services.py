@@ -7,6 +7,7 @@ from core.errors import Forbidden, NotFound
 from core.models import Event, EventDelivery
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import AgentFactory, UserFactory
+from tests.mail.sending import send_queued_mail
 from tests.tickets.factories import TicketFactory
 from tickets.errors import AssigneeNotAgent, InternalNoteNotAllowed, TicketClosed
 from tickets.models import Message, Ticket, TicketEvent
@@ -52,8 +53,13 @@ def test_a_representative_opens_a_ticket_directly_with_its_first_message(
     assert {(d.handler, d.queue, d.state) for d in deliveries.values()} == {
         ("routing.handlers.route_ticket", "routing", "pending"),
         ("slas.handlers.sync_ticket_clocks", "slas", "pending"),
+        ("tickets.notifications.acknowledge_request", "default", "pending"),
     }
     assert sorted(enqueued, key=lambda task: task["queue"]) == [
+        {
+            "kwargs": {"delivery_id": deliveries["tickets.notifications.acknowledge_request"].pk},
+            "queue": "default",
+        },
         {
             "kwargs": {"delivery_id": deliveries["routing.handlers.route_ticket"].pk},
             "queue": "routing",
@@ -74,6 +80,7 @@ def test_routing_is_recorded_in_the_same_transaction_and_enqueued_only_after_com
     assert set(EventDelivery.objects.filter(state="pending").values_list("handler", flat=True)) == {
         "routing.handlers.route_ticket",
         "slas.handlers.sync_ticket_clocks",
+        "tickets.notifications.acknowledge_request",
     }
     assert enqueued == []
     assert len(callbacks) == 1
@@ -99,6 +106,7 @@ def test_the_representatives_are_asked_by_mail_and_approval_routes_the_ticket(
             handler="tickets.notifications.ask_representatives_to_approve"
         ).pk
     )
+    send_queued_mail()
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [representative.email]
@@ -124,6 +132,7 @@ def test_a_declined_request_is_closed_and_the_requester_told_why(community, memb
     )
     declined = EventDelivery.objects.get(event__name="ticket.declined")
     delivery_run(delivery_id=declined.pk)
+    send_queued_mail()
 
     ticket.refresh_from_db()
     assert ticket.status == "closed"

@@ -8,6 +8,7 @@ from django.utils import timezone
 from core.errors import Forbidden
 from core.models import EventDelivery
 from core.outbox import delivery_run
+from tests.mail.sending import send_queued_mail
 from tests.tickets.factories import TicketFactory
 from tickets.errors import SurveyAlreadyAnswered, SurveyLinkInvalid
 from tickets.models import SatisfactionRating, TicketEvent
@@ -26,6 +27,7 @@ def test_resolving_mails_the_requester_a_survey_link(agent):
     ticket = TicketFactory.create(status="in_progress")
 
     _resolve(ticket, agent)
+    send_queued_mail()
 
     rating = SatisfactionRating.objects.get()
     assert (rating.ticket, rating.requester, rating.score, rating.answered_at) == (

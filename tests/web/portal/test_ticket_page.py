@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from core.models import EventDelivery
 from core.outbox import delivery_run
 from tests.communities.factories import MembershipFactory
+from tests.mail.sending import send_queued_mail
 from tests.tickets.factories import MessageFactory, TicketFactory
 from tests.web.portal.conftest import (
     ELF,
@@ -285,6 +286,7 @@ def test_the_requester_sees_why_their_request_was_declined(
             handler="tickets.notifications.tell_requester_declined",
         ).pk
     )
+    send_queued_mail()
     page = as_user(member).get(_url(ticket))
 
     ticket.refresh_from_db()

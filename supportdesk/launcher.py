@@ -8,6 +8,9 @@ any child stops, or on Ctrl-C / SIGTERM, it stops the others and the services it
 It also listens for the demo's paging webhook (the critical-ticket policy calls it, signed,
 right after paging the on-call engineer) and prints each call it receives, as a mail
 catcher would: `PAGING_DEMO_WEBHOOK_URL` names another receiver, or empty, none.
+
+Mail goes to a mail catcher (supportdesk/mailcatcher.py: SMTP on --smtp-port, a page
+listing what was sent on --mail-port) unless EMAIL_HOST names a real mail server.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from supportdesk import embedded
+from supportdesk.mailcatcher import MailCatcher
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 _PR_SET_PDEATHSIG = 1
@@ -124,6 +128,27 @@ def _webhook_catcher(host: str, port: int) -> ThreadingHTTPServer | None:
     return server
 
 
+def _mail_catcher(
+    env: dict[str, str], var_dir: Path, host: str, smtp_port: int, http_port: int
+) -> MailCatcher | None:
+    """The demo's mail catcher, and the desk's SMTP settings pointed at it; None (mail is
+    printed by the console backend) when EMAIL_HOST is set or a port is taken."""
+    if "EMAIL_HOST" in os.environ:
+        return None
+    catcher = MailCatcher(var_dir / "mailcatcher", host, smtp_port, http_port)
+    try:
+        catcher.start()
+    except OSError as exc:
+        print(f"No mail catcher (ports {smtp_port}, {http_port}): {exc}", flush=True)
+        return None
+    env.update(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST=host,
+        EMAIL_PORT=str(smtp_port),
+    )
+    return catcher
+
+
 def _raise_stop(signum: int, frame: Any) -> None:
     raise _Stop
 
@@ -136,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--webhook-port", type=int, default=int(os.environ.get("WEBHOOK_PORT", "8025")),
         help="where the demo's paging webhook is received and printed",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-port", type=int, default=int(os.environ.get("MAILCATCHER_SMTP_PORT", "1025")),
+        help="the mail catcher's SMTP port: the desk sends its mail there",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mail-port", type=int, default=int(os.environ.get("MAILCATCHER_HTTP_PORT", "8026")),
+        help="the mail catcher's page, listing what the desk sent",
     )  # fmt: skip
     args = parser.parse_args(argv)
 
@@ -151,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         catcher = _webhook_catcher(args.host, args.webhook_port)
         if catcher is not None:
             env["PAGING_DEMO_WEBHOOK_URL"] = f"http://{args.host}:{args.webhook_port}/paging"
+    mail = _mail_catcher(env, var_dir, args.host, args.smtp_port, args.mail_port)
     children: dict[str, subprocess.Popen[bytes]] = {}
     bin_dir = Path(sys.executable).parent
     try:
@@ -193,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  Pages      {site}/desk/pages/  (a critical demo ticket pages the on-call agent;\n"
             f"             emails are printed here, and so are webhooks to "
             f"{env.get('PAGING_DEMO_WEBHOOK_URL') or 'nowhere'})\n"
+            f"  Mail       {mail.url if mail else 'printed here (console)'}  (what the desk sent;\n"
+            f"             try: python manage.py ingest_email FILE)\n"
             f"Demo sign-in (password: demo-password):\n"
             f"  admin@example.com (administrator), agent1@example.com ... agent4@example.com (tiers 1-4),\n"
             f"  rep@aurora.example (representative), member@aurora.example (member)\n"
@@ -216,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         _stop(children)
         if catcher is not None:
             catcher.shutdown()
+        if mail is not None:
+            mail.stop()
         embedded.down(var_dir, postgres=started.started_postgres, redis=started.started_redis)
         print("stopped.", flush=True)
 

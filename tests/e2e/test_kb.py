@@ -108,7 +108,7 @@ def test_an_agent_writes_an_article_from_a_ticket_and_another_publishes_it(
     reviewer.goto(f"{live_server.url}/desk/kb/review/")
     screenshot(reviewer, "kb-desk-review-queue")
     reviewer.get_by_role("link", name="Notebook kernels die after two minutes").click()
-    reviewer.get_by_role("link", name="Edit").click()
+    reviewer.get_by_role("button", name="Edit").click()
     reviewer.get_by_label("Audience").select_option("public")
     screenshot(reviewer, "kb-desk-editor")
     reviewer.get_by_role("button", name="Save", exact=True).click()

@@ -99,3 +99,22 @@ class SearchLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.query!r} ({self.result_count})"
+
+
+class Lexeme(models.Model):
+    """Every lexeme of the index, with the number of articles holding it. New lexemes are
+    added by the index trigger (migration 0002) as articles are saved; `ndoc` is recounted
+    by beat (`refresh_lexemes`). The search corrects query words the index does not know
+    to the nearest lexemes by trigram similarity (typos), and leaves lexemes held by a
+    large share of the articles out of the candidate search (they still count in ranking)."""
+
+    word = models.TextField(primary_key=True)
+    ndoc = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes: ClassVar = [
+            GinIndex(fields=["word"], opclasses=["gin_trgm_ops"], name="kbsearch_lexeme_trgm"),
+        ]
+
+    def __str__(self) -> str:
+        return self.word

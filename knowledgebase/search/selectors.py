@@ -35,15 +35,25 @@ def _ticket_after(field: str) -> Exists:
 
 
 def deflected(now: datetime | None = None) -> Q:
-    """The searches that count as deflections at `now`."""
+    """The searches (annotated by `with_outcome`) that count as deflections at `now`."""
     now = now or timezone.now()
     waited = Q(
         source=Source.SUGGEST,
         user__isnull=False,
         opened_article__isnull=False,
         opened_at__lte=now - deflection_days(),
-    ) & ~Q(_ticket_after("opened_at"))
+        ticket_after_open=False,
+    )
     return Q(answered_at__isnull=False, opened_article__isnull=False) | waited
+
+
+def with_outcome(logs: QuerySet[SearchLog]) -> QuerySet[SearchLog]:
+    """`ticket_followed` (a request within the window after the search) and
+    `ticket_after_open` (one within the window after the article was opened) on each row."""
+    return logs.annotate(
+        ticket_followed=_ticket_after("created_at"),
+        ticket_after_open=_ticket_after("opened_at"),
+    )
 
 
 def searches(*, since: datetime, until: datetime | None = None) -> QuerySet[SearchLog]:
@@ -54,16 +64,8 @@ def searches(*, since: datetime, until: datetime | None = None) -> QuerySet[Sear
 
 
 def searches_with_outcome(*, since: datetime, now: datetime | None = None) -> QuerySet[SearchLog]:
-    """The log with `ticket_followed` and `deflection` on each row."""
-    return searches(since=since).annotate(
-        ticket_followed=Exists(
-            Ticket.objects.filter(
-                requester_id=OuterRef("user_id"),
-                created_at__gte=OuterRef("created_at"),
-                created_at__lt=OuterRef("created_at") + deflection_days(),
-            )
-        ),
-    )
+    """The log with `ticket_followed` and `ticket_after_open` on each row."""
+    return with_outcome(searches(since=since))
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def top_deflecting_articles(
     *, since: datetime, now: datetime | None = None, limit: int = 20
 ) -> list[ArticleRow]:
     rows = (
-        searches(since=since)
+        with_outcome(searches(since=since))
         .filter(deflected(now))
         .values("opened_article")
         .annotate(n=Count("id"), answered=Count("id", filter=Q(answered_at__isnull=False)))

@@ -98,6 +98,8 @@ class _Ranked:
     semantic: dict[int, float] = field(default_factory=dict)
     scores: dict[int, float] = field(default_factory=dict)
     used_semantic: bool = False
+    # The any-word query the snippets mark, when the full-text side ran.
+    marked: str | None = None
 
 
 # ---------------------------------------------------------------- input
@@ -140,7 +142,14 @@ def _visible_sql(
     return sql, tuple(params)
 
 
-_PREFIX_WORD = re.compile(r"(\w{2,})$")
+_PREFIX_WORD = re.compile(r"(\w{3,})$")
+# A lexeme held by more articles than this (and more than the floor) is not used to find
+# candidates, only to rank them: on a large knowledge base a word such as "account" would
+# otherwise make every search rank a sizeable share of all articles.
+COMMON_SHARE = 0.03
+COMMON_FLOOR = 1000
+# Query words the index does not know are corrected to at most this many lexemes.
+CORRECTIONS_PER_WORD = 2
 
 
 def _plain(text: str) -> str:
@@ -149,55 +158,101 @@ def _plain(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _queries(text: str, *, prefix: bool) -> tuple[str | None, str | None, str | None, str]:
-    """(any-word tsquery, all-words tsquery, phrase tsquery, normalised text), as text."""
+def _term(lexeme: str, *, prefix: bool = False) -> str:
+    return "'" + lexeme.replace("'", "''") + "'" + (":*" if prefix else "")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one query becomes: `ranking` (any word, corrections and the typed prefix
+    included) scores candidates, which `candidates` finds through the GIN index."""
+
+    ranking: str | None
+    candidates: str | None
+    all_words: str | None
+    phrase: str | None
+    normalized: str
+
+
+def _plan(text: str, *, prefix: bool) -> _Plan:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT plainto_tsquery('english', unaccent(%s))::text, "
-            "phraseto_tsquery('english', unaccent(%s))::text, "
-            "numnode(plainto_tsquery('english', unaccent(%s))), lower(unaccent(%s))",
-            [text, text, text, text],
+            """
+            SELECT plainto_tsquery('english', unaccent(%s))::text,
+                   phraseto_tsquery('english', unaccent(%s))::text,
+                   numnode(plainto_tsquery('english', unaccent(%s))),
+                   lower(unaccent(%s)),
+                   tsvector_to_array(to_tsvector('english', unaccent(%s))),
+                   (SELECT greatest(reltuples, 0)::bigint FROM pg_class
+                     WHERE oid = 'kbsearch_articleindex'::regclass)
+            """,
+            [text] * 5,
         )
-        all_words, phrase, nodes, normalized = cursor.fetchone()
-    any_word = re.sub(r"&|<\d*-?\d*>", "|", all_words) if all_words else ""
-    if prefix and not text[-1:].isspace():
-        match = _PREFIX_WORD.search(_plain(text))
-        if match:
-            term = f"'{match.group(1)}':*"
-            any_word = f"{any_word} | {term}" if any_word else term
+        all_words, phrase, nodes, normalized, lexemes, articles = cursor.fetchone()
+        lexemes = [w for w in lexemes if "\\" not in w]
+        cap = max(COMMON_FLOOR, int(COMMON_SHARE * (articles or 0)))
+        cursor.execute("SELECT word, ndoc FROM kbsearch_lexeme WHERE word = ANY(%s)", [lexemes])
+        known = dict(cursor.fetchall())
+        unknown = [w for w in lexemes if w not in known and len(w) >= 4]
+        corrections: list[str] = []
+        if unknown:
+            cursor.execute(
+                """
+                SELECT c.word FROM unnest(%s::text[]) AS u(word),
+                LATERAL (SELECT l.word FROM kbsearch_lexeme l WHERE l.word %% u.word
+                          ORDER BY similarity(l.word, u.word) DESC, l.ndoc DESC, l.word
+                          LIMIT %s) AS c
+                """,
+                [unknown, CORRECTIONS_PER_WORD],
+            )
+            corrections = [row[0] for row in cursor.fetchall()]
+        typed = None
+        if prefix and not text[-1:].isspace():
+            match = _PREFIX_WORD.search(_plain(text))
+            if match and match.group(1) not in known:
+                cursor.execute(
+                    "SELECT coalesce(sum(ndoc), 0) FROM kbsearch_lexeme WHERE word LIKE %s",
+                    [match.group(1) + "%"],
+                )
+                if cursor.fetchone()[0] <= cap:
+                    typed = _term(match.group(1), prefix=True)
+    selective = [w for w in lexemes if known.get(w, 0) <= cap] + corrections
+    ranking_terms = [_term(w) for w in [*lexemes, *corrections]] + ([typed] if typed else [])
+    candidate_terms = [_term(w) for w in selective] + ([typed] if typed else [])
     several = nodes > 1
-    return (
-        any_word or None,
-        all_words if several else None,
-        phrase if several and "<->" in phrase else None,
-        normalized,
+    return _Plan(
+        ranking=" | ".join(ranking_terms) or None,
+        # Only common words: articles holding all of them.
+        candidates=" | ".join(candidate_terms) or (all_words or None),
+        all_words=all_words if several else None,
+        phrase=phrase if several and "<->" in phrase else None,
+        normalized=normalized,
     )
 
 
 # ---------------------------------------------------------------- ranking
 
 
-def _lexical(
-    text: str, visible: tuple[str, tuple[Any, ...]], *, pool: int, prefix: bool
-) -> dict[int, float]:
-    any_word, all_words, phrase, normalized = _queries(text, prefix=prefix)
+def _lexical(plan: _Plan, visible: tuple[str, tuple[Any, ...]], *, pool: int) -> dict[int, float]:
+    if plan.candidates is None:
+        return {}
     sql = f"""
         SELECT i.article_id,
-               coalesce(ts_rank(%s::float4[], i.document, %s::tsquery), 0)
+               ts_rank(%s::float4[], i.document, %s::tsquery)
                + similarity(i.title_norm, %s)
                + CASE WHEN %s::tsquery IS NOT NULL AND i.document @@ %s::tsquery
                       THEN {ALL_WORDS_BOOST} ELSE 0 END
                + CASE WHEN %s::tsquery IS NOT NULL AND i.document @@ %s::tsquery
                       THEN {PHRASE_BOOST} ELSE 0 END AS score
           FROM kbsearch_articleindex i
-         WHERE (i.document @@ %s::tsquery OR i.title_norm %% %s OR %s <%% i.title_norm)
+         WHERE i.document @@ %s::tsquery
            AND i.article_id IN ({visible[0]})
          ORDER BY score DESC, i.article_id
          LIMIT %s
     """  # noqa: S608 - the interpolated parts are constants and Django's own SQL
     params = [
-        RANK_WEIGHTS, any_word, normalized, all_words, all_words, phrase, phrase,
-        any_word, normalized, normalized, *visible[1], pool,
+        RANK_WEIGHTS, plan.ranking, plan.normalized, plan.all_words, plan.all_words,
+        plan.phrase, plan.phrase, plan.candidates, *visible[1], pool,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -278,7 +333,9 @@ def rank(
     if mode in ("blend", "semantic") and semantic_ready():
         vector = embeddings.embed_query(text)
     if mode in ("blend", "lexical") or vector is None:
-        ranked.lexical = _lexical(text, visible, pool=pool, prefix=prefix)
+        plan = _plan(text, prefix=prefix)
+        ranked.marked = plan.ranking
+        ranked.lexical = _lexical(plan, visible, pool=pool)
     if vector is not None:
         ranked.used_semantic = True
         ranked.semantic = _semantic(vector, visible, pool=pool)
@@ -320,11 +377,10 @@ def _marked(text: str) -> str:
     return escaped.replace(_START, "<mark>").replace(_STOP, "</mark>")
 
 
-def _headlines(ids: list[int], text: str) -> dict[int, tuple[str, str]]:
+def _headlines(ids: list[int], any_word: str | None) -> dict[int, tuple[str, str]]:
     """(title, snippet) with the query's words marked, for the articles of one page."""
     if not ids:
         return {}
-    any_word, _, _, _ = _queries(text, prefix=False)
     options = f"StartSel={_START}, StopSel={_STOP}, HighlightAll=true"
     fragments = (
         f"StartSel={_START}, StopSel={_STOP}, MaxFragments=2, MinWords=8, MaxWords=30, "
@@ -352,7 +408,9 @@ def _hits(ranked: _Ranked, ids: list[int], *, text: str | None) -> list[Hit]:
         .select_related("category")
         .only("pk", "title", "slug", "summary", "kind", "category__name")
     }
-    marks = _headlines(ids, text) if text is not None else {}
+    if text is not None and ranked.marked is None:
+        ranked.marked = _plan(text, prefix=False).ranking
+    marks = _headlines(ids, ranked.marked) if text is not None else {}
     hits = []
     for article_id in ids:
         article = articles.get(article_id)
@@ -527,6 +585,28 @@ def embed_pending(*, batch: int = 64, limit: int | None = None) -> int:
         if done == 0:
             break
     return stored
+
+
+def refresh_lexemes() -> int:
+    """Recount how many articles hold each lexeme, and forget lexemes no article holds any
+    more (beat, every KB_SEARCH_LEXEME_REFRESH_SECONDS). Returns the number of lexemes."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE kbsearch_lexeme_count ON COMMIT DROP AS "
+            "SELECT word, ndoc FROM ts_stat('SELECT document FROM kbsearch_articleindex') "
+            "WHERE length(word) <= 60"
+        )
+        cursor.execute(
+            "DELETE FROM kbsearch_lexeme l WHERE NOT EXISTS "
+            "(SELECT 1 FROM kbsearch_lexeme_count c WHERE c.word = l.word)"
+        )
+        cursor.execute(
+            "INSERT INTO kbsearch_lexeme (word, ndoc) SELECT word, ndoc FROM kbsearch_lexeme_count "
+            "ON CONFLICT (word) DO UPDATE SET ndoc = EXCLUDED.ndoc "
+            "WHERE kbsearch_lexeme.ndoc <> EXCLUDED.ndoc"
+        )
+        cursor.execute("SELECT count(*) FROM kbsearch_lexeme_count")
+        return int(cursor.fetchone()[0])
 
 
 # ---------------------------------------------------------------- the search log

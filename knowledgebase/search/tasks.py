@@ -29,3 +29,16 @@ def embed_pending() -> None:
     from knowledgebase.search.services import embed_pending as run
 
     run(limit=500)
+
+
+@shared_task(
+    name="kbsearch.refresh_lexemes",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=3,
+)
+def refresh_lexemes() -> None:
+    """Recount the index's lexemes (Celery beat)."""
+    from knowledgebase.search.services import refresh_lexemes as run
+
+    run()

@@ -508,6 +508,15 @@ KB_DEFLECTION_DAYS = env.int("KB_DEFLECTION_DAYS", default=7)
 KB_SEARCH_EMBED_SWEEP_SECONDS = env.float("KB_SEARCH_EMBED_SWEEP_SECONDS", default=60.0)
 CELERY_TASK_ROUTES["kbsearch.embed_article"] = {"queue": "default"}
 CELERY_TASK_ROUTES["kbsearch.embed_pending"] = {"queue": "default"}
+# How often beat recounts the articles holding each word (what the search leaves out of its
+# candidate search as too common); new words are known at once.
+KB_SEARCH_LEXEME_REFRESH_SECONDS = env.float("KB_SEARCH_LEXEME_REFRESH_SECONDS", default=900.0)
+CELERY_TASK_ROUTES["kbsearch.refresh_lexemes"] = {"queue": "default"}
+CELERY_BEAT_SCHEDULE["kbsearch-refresh-lexemes"] = {
+    "task": "kbsearch.refresh_lexemes",
+    "schedule": KB_SEARCH_LEXEME_REFRESH_SECONDS,
+    "options": {"expires": KB_SEARCH_LEXEME_REFRESH_SECONDS},
+}
 CELERY_BEAT_SCHEDULE["kbsearch-embed-pending"] = {
     "task": "kbsearch.embed_pending",
     "schedule": KB_SEARCH_EMBED_SWEEP_SECONDS,

@@ -3,6 +3,7 @@ from django.urls import path
 from web.desk.views import (
     incidents,
     kb,
+    kb_search,
     mail,
     notify,
     oncall,
@@ -55,6 +56,7 @@ urlpatterns = [
     path("mail/held/<int:inbound_id>/", mail.held_message, name="held_message"),
     path("mail/held/<int:inbound_id>/attach/", mail.held_attach, name="held_attach"),
     path("mail/held/<int:inbound_id>/discard/", mail.held_discard, name="held_discard"),
+    path("kb/analytics/", kb_search.analytics, name="kb_analytics"),
     path("pages/", paging.pages, name="pages"),
     path("pages/count/", paging.pages_count, name="pages_count"),
     path("pages/figures/", paging.figures, name="page_figures"),

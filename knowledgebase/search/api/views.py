@@ -44,8 +44,8 @@ class SearchApi(APIView):
             user=request.user,
             q=str(data["q"]),
             category=str(data["category"]) or None,
-            page=int(data["page"]),  # type: ignore[call-overload]
-            page_size=int(data["page_size"]),  # type: ignore[call-overload]
+            page=int(data["page"]),
+            page_size=int(data["page_size"]),
         )
         return Response(s.SearchResultSerializer(result).data)
 
@@ -87,5 +87,5 @@ class SearchOpenedApi(APIView):
         record = services.record_answered if self.answered else services.record_open
         record(
             user=request.user, search_id=search_id, article_id=int(body.validated_data["article"])
-        )  # type: ignore[call-overload]
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -134,9 +134,11 @@ def configure_routing() -> dict[str, int]:
 
 @contextlib.contextmanager
 def celery_workers(
-    count: int, *, queues: list[str], redis_url: str, log_dir: Path
+    layout: list[list[str]], *, redis_url: str, log_dir: Path, background_nice: int = 0
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`celery worker -P solo` × count on the bench database and broker; stopped at the end."""
+    """One `celery worker -P solo` per entry of `layout` (its queues) on the bench database
+    and broker, those without the routing queue at `background_nice`; stopped at the end."""
+    count = len(layout)
     env = dict(os.environ)  # DATABASE_URL already names the bench database
     env.update(
         DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
@@ -150,8 +152,14 @@ def celery_workers(
     stamp = f"{os.getpid()}-{time.monotonic_ns()}"
     for n in range(count):
         log = (log_dir / f"routing-worker-{n}.log").open("wb")
+        queues = layout[n]
+        nice = (
+            ["nice", "-n", str(background_nice)]
+            if background_nice and "routing" not in queues
+            else []
+        )
         command = [
-            sys.executable, "-m", "celery", "-A", "supportdesk", "worker", "-P", "solo",
+            *nice, sys.executable, "-m", "celery", "-A", "supportdesk", "worker", "-P", "solo",
             "-Q", ",".join(queues), "-n", f"bench-{n}-{stamp}@%h", "--loglevel", "WARNING",
             "--without-mingle", "--without-gossip",
         ]  # fmt: skip
@@ -164,7 +172,7 @@ def celery_workers(
             if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
                 raise SystemExit(f"the Celery workers did not start; see {log_dir}")
             time.sleep(0.2)
-        print(f"{count} Celery workers on {','.join(queues)}", flush=True)
+        print(f"{count} Celery workers on {' | '.join(','.join(q) for q in layout)}", flush=True)
         yield workers
     finally:
         for worker in workers:
@@ -344,6 +352,18 @@ def saturation_figures(ticket_ids: list[int]) -> dict[str, Any]:
 # ---------------------------------------------------------------- the page
 
 
+def _layout(s: dict[str, Any]) -> str:
+    layout = s.get("layout") or [s["queues"]] * s["celery_workers"]
+    if all(group == layout[0] for group in layout):
+        return f"`{','.join(layout[0])}` (each)"
+    nice = s.get("background_nice") or 0
+    groups = [
+        f"`{','.join(g)}`" + (f" (nice {nice})" if nice and "routing" not in g else "")
+        for g in layout
+    ]
+    return " and ".join(groups)
+
+
 def markdown(result: dict[str, Any]) -> str:
     steady = result["steady"]
     sat = result["saturation"]
@@ -363,7 +383,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['routing']['rules']} active routing rules (seed 000's categories), 40 agents "
         "with routing profiles (ten per tier level, every skill)",
         f"- gunicorn with {s['gunicorn_workers']} sync workers, {s['celery_workers']} Celery "
-        f"worker processes (`-P solo`) on the queues `{','.join(s['queues'])}`; no beat",
+        f"worker processes (`-P solo`) on the queues {_layout(s)}; no beat",
         f"- steady phase: `POST /api/v1/tickets/` at {s['rate']:g} per second for "
         f"{s['duration']:g} s, open loop, from the representatives of 20 communities",
         f"- saturation: {s['backlog']} tickets opened with the workers stopped, then drained "
@@ -434,15 +454,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, default=1500, help="saturation backlog")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--celery-workers", type=int, default=2)
-    parser.add_argument("--queues", default="default,routing,slas,paging",
-                        help="the queues the Celery workers consume")  # fmt: skip
+    parser.add_argument(
+        "--queues",
+        default="default,routing,slas,paging",
+        help="the queues the Celery workers consume; with ';', one list per "
+        "worker (then --celery-workers is their number)",
+    )
+    parser.add_argument("--background-nice", type=int, default=0,
+                        help="niceness of the workers that do not consume the routing queue")  # fmt: skip
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--max-busy", type=float, default=0.25)
     parser.add_argument("--quiet-timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "routing.json")
     parser.add_argument("--no-doc", action="store_true", help="print, leave docs/benchmarks.md")
     args = parser.parse_args(argv)
-    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    groups = [[q.strip() for q in g.split(",") if q.strip()] for g in args.queues.split(";")]
+    layout = groups if len(groups) > 1 else groups * args.celery_workers
+    queues = sorted({q for group in layout for q in group})
 
     redis_url = bench_redis_url(source_redis_url())
     os.environ["REDIS_URL"] = redis_url
@@ -468,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         with gunicorn(workers=args.gunicorn_workers, redis_url=redis_url,
                       log_path=log_dir / "gunicorn.log") as server:  # fmt: skip
             with celery_workers(
-                args.celery_workers, queues=queues, redis_url=redis_url, log_dir=log_dir
+                layout, redis_url=redis_url, log_dir=log_dir, background_nice=args.background_nice
             ):
                 warm = open_loop(server.url, creators, rate=20, seconds=2, seed=0)
                 wait_routed([s.ticket_id for s in warm if s.ticket_id], timeout=60)
@@ -486,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
             backlog = burst(server.url, creators, count=args.backlog, seed=args.seed + 1)
             backlog_ids = [s.ticket_id for s in backlog if s.ticket_id]
             with celery_workers(
-                args.celery_workers, queues=queues, redis_url=redis_url, log_dir=log_dir
+                layout, redis_url=redis_url, log_dir=log_dir, background_nice=args.background_nice
             ):
                 wait_routed(backlog_ids, timeout=600)
             saturation = saturation_figures(backlog_ids)
@@ -503,8 +531,10 @@ def main(argv: list[str] | None = None) -> int:
                 "duration": args.duration,
                 "backlog": args.backlog,
                 "gunicorn_workers": args.gunicorn_workers,
-                "celery_workers": args.celery_workers,
+                "celery_workers": len(layout),
                 "queues": queues,
+                "layout": layout,
+                "background_nice": args.background_nice,
             },  # fmt: skip
             "steady": steady,
             "saturation": saturation,

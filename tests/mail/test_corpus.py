@@ -11,7 +11,7 @@ from core.models import Event
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import UserFactory
 from tests.mail.corpus import CORPUS, corpus_files
-from tickets.mail.models import Reason, Source, Status
+from tickets.mail.models import OutboundMail, Reason, Source, Status
 from tickets.mail.services import mail_intake
 from tickets.models import Channel, Ticket
 
@@ -54,6 +54,7 @@ def test_every_corpus_file_ends_with_a_recorded_outcome(path, senders_known):
         assert inbound.ticket is None
         # Nothing happened that anything could react to: no mail goes out for it.
         assert not Event.objects.exists()
+        assert not OutboundMail.objects.exists()
     if inbound.status == Status.QUARANTINED:
         assert inbound.error
     assert bytes(inbound.raw) == path.read_bytes()
@@ -80,3 +81,25 @@ def test_known_corpus_files_end_as_expected(name, status, reason, senders_known)
         assert Ticket.objects.get() == inbound.ticket
     else:
         assert not Ticket.objects.exists()
+
+
+NOISE = {Reason.BOUNCE, Reason.AUTO_REPLY, Reason.MAILING_LIST, Reason.LOOP}
+
+
+@pytest.mark.django_db
+def test_no_bounce_or_automatic_reply_in_the_corpus_gets_any_mail(settings):
+    """Even when unknown senders are answered with a refusal, noise is never answered."""
+    settings.MAIL_UNKNOWN_SENDER = "refuse"
+    noise = 0
+    for path in FILES:
+        inbound = mail_intake(path.read_bytes(), source=Source.COMMAND)
+        if inbound.reason in NOISE:
+            noise += 1
+            assert not OutboundMail.objects.filter(
+                dedup_key__endswith=f"inbound:{inbound.message_id}"
+            ).exists(), path
+        else:
+            assert inbound.reason in (Reason.UNKNOWN_SENDER, Reason.NO_SENDER, Reason.PARSE_ERROR)
+    assert noise >= 14
+    answered = set(OutboundMail.objects.values_list("recipient", flat=True))
+    assert not any(address.startswith("mailer-daemon") for address in answered)

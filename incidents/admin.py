@@ -20,7 +20,7 @@ from incidents.models import (
 
 
 @admin.register(SeverityDefinition)
-class SeverityDefinitionAdmin(SimpleHistoryAdmin):
+class SeverityDefinitionAdmin(SimpleHistoryAdmin):  # type: ignore[misc]  # simple_history is untyped
     list_display = (
         "level", "name", "update_minutes", "first_update_minutes", "postmortem_required",
         "postmortem_due_hours",
@@ -30,7 +30,7 @@ class SeverityDefinitionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(UpdateTemplate)
-class UpdateTemplateAdmin(SimpleHistoryAdmin):
+class UpdateTemplateAdmin(SimpleHistoryAdmin):  # type: ignore[misc]  # simple_history is untyped
     list_display = ("name", "kind", "source", "position", "active")
     list_filter = ("kind", "active")
     list_editable = ("position", "active")
@@ -55,13 +55,13 @@ class ComponentInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Service)
-class ServiceAdmin(SimpleHistoryAdmin):
+class ServiceAdmin(SimpleHistoryAdmin):  # type: ignore[misc]  # simple_history is untyped
     list_display = ("name", "position")
     inlines = (ComponentInline,)
 
 
 @admin.register(MaintenanceAllowance)
-class MaintenanceAllowanceAdmin(SimpleHistoryAdmin):
+class MaintenanceAllowanceAdmin(SimpleHistoryAdmin):  # type: ignore[misc]  # simple_history is untyped
     list_display = ("plan", "minutes", "period")
 
 

@@ -21,7 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from communities.models import Community
 
 Span = tuple[datetime, datetime]
 
@@ -167,7 +171,7 @@ def parse_month(value: str) -> tuple[int, int] | None:
 
 
 def community_uptime(
-    *, community: object, year: int, month: int, now: datetime | None = None
+    *, community: Community, year: int, month: int, now: datetime | None = None
 ) -> Uptime:
     """The month's figure for one community (2 queries besides the plan)."""
     from django.utils import timezone
@@ -176,9 +180,9 @@ def community_uptime(
     from incidents.states import Degree
 
     now = now or timezone.now()
-    zone = ZoneInfo(community.time_zone)  # type: ignore[attr-defined]
+    zone = ZoneInfo(community.time_zone)
     start, end = month_bounds(year, month, zone)
-    plan = community.service_plan  # type: ignore[attr-defined]
+    plan = community.service_plan
     allowance = MaintenanceAllowance.objects.filter(plan=plan).first()
     if allowance is not None:
         minutes, period = allowance.minutes, allowance.period

@@ -56,7 +56,7 @@ class IncidentSerializer(serializers.ModelSerializer[Incident]):
 
     class Meta:
         model = Incident
-        fields = (
+        fields: tuple[str, ...] = (
             "id", "reference", "title", "severity", "priority", "status", "maintenance",
             "declared_at", "impact_started_at", "detected_at", "mitigated_at", "resolved_at",
             "closed_at", "commander", "next_update_due_at", "overdue",

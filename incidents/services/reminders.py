@@ -63,6 +63,7 @@ def reminders_sweep(*, now: datetime | None = None) -> list[int]:
 
 
 def _recipients(incident: Incident, kind: str) -> list[User]:
+    people: list[User | None]
     if kind == ReminderKind.FIRST_UPDATE:
         people = [incident.communications_lead or incident.commander]
     elif kind == ReminderKind.UPDATE_DUE:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -102,10 +102,10 @@ class DeclareForm(DeskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["communities"].choices = [
+        cast(forms.ChoiceField, self.fields["communities"]).choices = [
             (str(c.pk), c.name) for c in Community.objects.filter(active=True).order_by("name")
         ]
-        self.fields["commander"].choices = _agent_choices("Me")
+        cast(forms.ChoiceField, self.fields["commander"]).choices = _agent_choices("Me")
 
 
 class UpdateForm(DeskForm):
@@ -126,7 +126,9 @@ class UpdateForm(DeskForm):
             incident.status,
             *sorted(TRANSITIONS[incident.status] & (ACTIVE | {Status.RESOLVED})),
         ]
-        self.fields["status"].choices = [(s, Status(s).label) for s in allowed]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [
+            (s, Status(s).label) for s in allowed
+        ]
         self.fields["status"].initial = incident.status
 
 
@@ -157,7 +159,7 @@ class RoleForm(DeskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].choices = _agent_choices("Nobody")
+        cast(forms.ChoiceField, self.fields["user"]).choices = _agent_choices("Nobody")
 
 
 class LinkForm(DeskForm):
@@ -167,7 +169,7 @@ class LinkForm(DeskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["community"].choices = [("", "—")] + [
+        cast(forms.ChoiceField, self.fields["community"]).choices = [("", "—")] + [
             (str(c.pk), c.name) for c in Community.objects.filter(active=True).order_by("name")
         ]
 
@@ -182,11 +184,14 @@ class ComponentForm(DeskForm):
         from incidents.states import Degree
 
         super().__init__(*args, **kwargs)
-        self.fields["component"].choices = [
+        cast(forms.ChoiceField, self.fields["component"]).choices = [
             (str(c.pk), str(c))
             for c in Component.objects.filter(active=True).select_related("service")
         ]
-        self.fields["degree"].choices = [*Degree.choices, ("", "Operational (remove)")]
+        cast(forms.ChoiceField, self.fields["degree"]).choices = [
+            *Degree.choices,
+            ("", "Operational (remove)"),
+        ]
 
 
 class NoteForm(DeskForm):
@@ -218,7 +223,7 @@ class ActionItemForm(DeskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = _agent_choices("—")
+        cast(forms.ChoiceField, self.fields["owner"]).choices = _agent_choices("—")
 
 
 class ActionItemChangeForm(DeskForm):

@@ -148,12 +148,12 @@ INSERT INTO tickets_ticket (
     channel, tags, created_at, updated_at, status_changed_at, first_responded_at, resolved_at,
     closed_at, funded, priority_score, priority_reasons)
 SELECT c, r, 'Request ' || g, 'Something does not work as it should.',
-    (ARRAY['question','guidance_request','change_request','incident','workshop_request'])[1 + g % 5],
-    (ARRAY['low','medium','medium','high','critical'])[1 + (g / 7) % 5],
-    (ARRAY['self_service','community','community','expert','engineering'])[1 + (g / 3) % 5],
-    st, a, (ARRAY['portal','email','email','api','desk'])[1 + (g / 11) % 5], '{}',
-    t, t, t, t + make_interval(mins => 5 + (g * 37) % 400),
-    CASE WHEN st IN ('resolved', 'closed') THEN t + make_interval(hours => 1 + (g * 13) % 96) END,
+    (ARRAY['question','guidance_request','change_request','incident','workshop_request'])[1 + g %% 5],
+    (ARRAY['low','medium','medium','high','critical'])[1 + (g / 7) %% 5],
+    (ARRAY['self_service','community','community','expert','engineering'])[1 + (g / 3) %% 5],
+    st, a, (ARRAY['portal','email','email','api','desk'])[1 + (g / 11) %% 5], '{}',
+    t, t, t, t + make_interval(mins => 5 + (g * 37) %% 400),
+    CASE WHEN st IN ('resolved', 'closed') THEN t + make_interval(hours => 1 + (g * 13) %% 96) END,
     CASE WHEN st = 'closed' THEN t + make_interval(hours => 100) END, false, 0, '[]'
 FROM (
     SELECT g,
@@ -202,9 +202,9 @@ FROM tickets_ticket WHERE resolved_at IS NOT NULL AND id % 10 < 3
 
 TIME_SQL = """
 INSERT INTO communities_timeentry (ticket_id, community_id, agent_id, minutes, note, worked_at, created_at)
-SELECT id, community_id, COALESCE(assignee_id, %(agent)s), 15 + (id % 6) * 15, '',
+SELECT id, community_id, COALESCE(assignee_id, %(agent)s), 15 + (id %% 6) * 15, '',
     first_responded_at, first_responded_at
-FROM tickets_ticket WHERE id % 3 = 0
+FROM tickets_ticket WHERE id %% 3 = 0
 """
 
 
@@ -212,9 +212,12 @@ def load(n: int, *, reset: bool) -> dict[str, float]:
     from django.db import connection
     from django.utils import timezone
 
+    from django.db import transaction
+
     communities, reps, agents, first_agent = cast()
     phases: dict[str, float] = {}
-    with connection.cursor() as cursor:
+    # One transaction: a load that fails leaves the tables and their indexes as they were.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM tickets_ticket")
         have = cursor.fetchone()[0]
         if have == n and not reset:
@@ -274,7 +277,7 @@ def fetch(base: str, path: str, cookie: str, count: int, threads: int = 2) -> li
         session.cookies.set("sessionid", cookie)
         for _ in range(per):
             started = time.perf_counter()
-            response = session.get(base + path, timeout=120)
+            response = session.get(base + path, timeout=120, allow_redirects=False)
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {response.status_code}")

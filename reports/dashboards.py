@@ -202,6 +202,9 @@ SUPPORT_CARDS = (
     "escalation_rate",
     "satisfaction",
     "utilisation",
+    "deflection_rate",
+    "self_service_share",
+    "kb_usage",
 )
 
 

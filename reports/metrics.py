@@ -30,9 +30,11 @@ from django.db.models import (
 from django.db.models.functions import Extract, TruncDate
 from django.utils import timezone
 
-from communities.models import Community, SupportBudget, TimeEntry
+from communities.models import Community, Membership, SupportBudget, TimeEntry
 from incidents.models import Incident, IncidentCommunity
 from incidents.paging.models import Page
+from knowledgebase.search.models import SearchLog
+from knowledgebase.search.selectors import deflected, with_outcome
 from routing.models import AgentProfile, TierEscalation
 from slas.models import ClockState, Metric, SLATarget
 from slas.selectors.compliance import PercentileCont
@@ -740,6 +742,67 @@ def uptime_rows(community_ids: tuple[int, ...], now: datetime | None = None) -> 
     return rows
 
 
+# ------------------------------------------------------------------ knowledge base
+
+
+def _searches(f: Filters) -> QuerySet[SearchLog]:
+    """Searches and suggestions of the period by members of the filters' communities (a
+    search knows its user, not a community; agents' own searches are not counted)."""
+    member = Membership.objects.filter(user=OuterRef("user_id"), community_id__in=f.community_ids)
+    return with_outcome(
+        SearchLog.objects.filter(_in(f, "created_at"), user__isnull=False).filter(Exists(member))
+    )
+
+
+def _kb_totals(f: Filters) -> dict[str, int]:
+    row = _searches(f).aggregate(
+        searches=Count("pk"), deflections=Count("pk", filter=deflected(timezone.now()))
+    )
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def deflection_rate(f: Filters) -> Figure:
+    """Of the searches in the period, the share that deflected a request (knowledgebase.search:
+    "this answered my question", or an article opened from the suggestions and no request
+    from its reader within KB_DEFLECTION_DAYS)."""
+    t = _kb_totals(f)
+    return Figure(
+        "deflection_rate", "Deflection rate", _share(t["deflections"], t["searches"]), "%",
+        t["searches"],
+    )  # fmt: skip
+
+
+def self_service_share(f: Filters) -> Figure:
+    """Of the needs for help in the period (deflections plus tickets opened), the share the
+    knowledge base answered."""
+    t = _kb_totals(f)
+    opened = created(f).count()
+    total = t["deflections"] + opened
+    return Figure(
+        "self_service_share", "Self-service share", _share(t["deflections"], total), "%", total
+    )
+
+
+def kb_used_tickets(f: Filters) -> QuerySet[Ticket]:
+    window = timedelta(days=int(getattr(settings, "KB_DEFLECTION_DAYS", 7)))
+    searched = SearchLog.objects.filter(
+        user_id=OuterRef("requester_id"),
+        created_at__lte=OuterRef("created_at"),
+        created_at__gt=OuterRef("created_at") - window,
+    )
+    return created(f).filter(Exists(searched))
+
+
+def kb_usage(f: Filters) -> Figure:
+    """Of the tickets opened in the period, the share whose requester searched the knowledge
+    base (or was shown suggestions) within KB_DEFLECTION_DAYS before opening it."""
+    total = created(f).count()
+    used = kb_used_tickets(f).count()
+    return Figure(
+        "kb_usage", "Knowledge-base usage before a request", _share(used, total), "%", total
+    )
+
+
 # ------------------------------------------------------------------ series
 
 
@@ -825,6 +888,9 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("page_acknowledge", page_acknowledge),
         MetricDef("page_resolve", page_resolve),
         MetricDef("pages_open", open_pages),
+        MetricDef("deflection_rate", deflection_rate),
+        MetricDef("self_service_share", self_service_share),
+        MetricDef("kb_usage", kb_usage, kb_used_tickets),
         MetricDef("incidents", incident_count),
         MetricDef("incident_duration", incident_duration),
         MetricDef("incident_first_update", incident_first_update),

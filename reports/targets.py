@@ -42,6 +42,10 @@ DEFAULT_TARGETS: tuple[DefaultTarget, ...] = (
                   "seed 002: response time SLA, target 100 %"),
     DefaultTarget("sla_resolution", "higher", 90, 85,
                   "seed 002: resolution time, target 90 %"),
+    DefaultTarget("kb_usage", "higher", 70, 50,
+                  "seed 001 §2.3: knowledge base usage 70 %; §13 baseline 50 %"),
+    DefaultTarget("self_service_share", "higher", 85, 80,
+                  "seed 000 KPI: self-service success > 85 %; alert < 80 %"),
 )  # fmt: skip
 
 

@@ -382,3 +382,41 @@ def test_the_tickets_behind_a_figure_are_the_ones_it_counts():
     assert metrics.tickets_behind("first_contact_resolution", f).count() == 1
     assert metrics.tickets_behind("resolved", f).count() == 2
     assert metrics.tickets_behind("pages", f) is None
+
+
+# ---------------------------------------------------------------- knowledge base
+
+
+def _search(user, *, at, answered=False, article=None, source="suggest"):
+    from knowledgebase.search.models import SearchLog
+
+    return SearchLog.objects.create(
+        user=user, query="pods pending", normalized="pods pending", source=source,
+        result_count=1 if article else 0, created_at=at, opened_article=article,
+        opened_at=at if article else None, answered_at=at if answered else None,
+    )  # fmt: skip
+
+
+def test_deflection_self_service_and_knowledge_base_usage():
+    from tests.communities.factories import MembershipFactory
+    from tests.knowledgebase.factories import ArticleFactory
+
+    community = CommunityFactory.create()
+    article = ArticleFactory.create()
+    alice = MembershipFactory.create(community=community, role="representative").user
+    bob = MembershipFactory.create(community=community, role="member").user
+    stranger = MembershipFactory.create(role="member").user  # another community: not counted
+    _search(alice, at=START + H, answered=True, article=article)  # deflected at once
+    _search(bob, at=START + H, article=article)  # opened, waited 7 days, no ticket: deflected
+    _search(bob, at=NOW - H)  # nothing came of it yet
+    _search(alice, at=START + 2 * H)  # alice then opens a ticket an hour later
+    _search(stranger, at=START + H, answered=True, article=article)
+    ticket(community, created=START + 3 * H, requester=alice)  # searched before: KB used
+    ticket(community, created=START + 4 * H)  # no search before
+    f = period(community)
+    assert metrics.deflection_rate(f).value == 50.0  # 2 of 4 searches
+    assert metrics.self_service_share(f).value == 50.0  # 2 deflections, 2 tickets
+    assert metrics.kb_usage(f).value == 50.0  # 1 of 2 tickets
+    assert list(metrics.tickets_behind("kb_usage", f).values_list("requester", flat=True)) == [
+        alice.pk
+    ]

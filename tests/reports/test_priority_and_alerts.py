@@ -257,3 +257,30 @@ def test_metrics_answer_the_allow_list_and_the_token_only(client, settings):
     assert 'supportdesk_pages_open{state="triggered"} 0.0' in body
     assert "django_http_requests" in body
     assert client.get("/metrics", REMOTE_ADDR="10.0.0.9").status_code == 200
+
+
+# ---------------------------------------------------------------- admin
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/reports/target/", "/admin/reports/target/add/", "/admin/reports/thresholdcrossing/",
+     "/admin/reports/budgetperiod/", "/admin/reports/budgetnotice/", "/admin/reports/reportmailing/"],
+)  # fmt: skip
+def test_the_reports_admin_pages_render(client, path):
+    client.force_login(AgentFactory.create(is_superuser=True))
+    assert client.get(path).status_code == 200
+
+
+def test_the_admin_changes_a_target_and_refuses_a_threshold_on_the_good_side(client):
+    client.force_login(AgentFactory.create(is_superuser=True))
+    target = Target.objects.get(metric="satisfaction")
+    form = {"metric": "satisfaction", "direction": "higher", "target": "95", "threshold": "85",
+            "window_days": "7", "source": "ours", "active": "on"}  # fmt: skip
+    assert client.post(f"/admin/reports/target/{target.pk}/change/", form).status_code == 302
+    target.refresh_from_db()
+    assert (float(target.target), float(target.threshold)) == (95.0, 85.0)
+    form["threshold"] = "99"
+    assert client.post(f"/admin/reports/target/{target.pk}/change/", form).status_code == 200
+    target.refresh_from_db()
+    assert float(target.threshold) == 85.0

@@ -242,3 +242,18 @@ def test_the_pages_do_not_render_restricted_articles_for_other_members(client, s
     assert client.get("/portal/kb/for-a/").status_code == 404
     assert client.get("/portal/kb/for-b/").status_code == 200
     assert shelf["for_a"].audience == Audience.RESTRICTED
+
+
+def test_the_portal_home_takes_a_fixed_number_of_queries(client, shelf, django_assert_num_queries):
+    parent = KbCategoryFactory.create(name="Access")
+    child = KbCategoryFactory.create(name="Passwords", parent=parent)
+    client.force_login(shelf["member_a"])
+    client.get("/portal/kb/")
+    for n in range(6):
+        ArticleFactory.create(category=child if n % 2 else parent)
+    # session, user, memberships (scope), the portal's place (2), articles, top categories,
+    # child categories
+    with django_assert_num_queries(8):
+        response = client.get("/portal/kb/")
+    assert response.status_code == 200
+    assert response.content.decode().count('href="/portal/kb/article-') == 6

@@ -704,6 +704,7 @@ def test_the_default_panels(desk, ticket):
         "Links",
         "Attachments",
         "Why was this routed here?",
+        "Knowledge base",
     ]
 
 

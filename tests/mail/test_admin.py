@@ -64,3 +64,55 @@ def test_staff_see_quarantined_messages_and_run_them_again(admin_client, communi
     assert inbound.status == Status.TICKET_OPENED
     assert inbound.ticket == Ticket.objects.get()
     assert InboundMessage.objects.count() == 1
+
+
+# ---------------------------------------------------------------- outgoing mail
+
+
+def test_every_mail_template_is_listed_editable_and_can_be_reset(admin_client):
+    from tickets.mail.models import MailKind, MailTemplate
+
+    listing = admin_client.get("/admin/mail/mailtemplate/")
+
+    assert listing.status_code == 200
+    assert MailTemplate.objects.count() == len(MailKind.values)
+    template = MailTemplate.objects.get(kind="request_received")
+    response = admin_client.post(
+        f"/admin/mail/mailtemplate/{template.pk}/change/",
+        {"subject": "Got it: {{ ticket.subject }}", "text": "Thanks.", "html": ""},
+    )
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert (template.subject, template.text, template.history.count()) == (
+        "Got it: {{ ticket.subject }}", "Thanks.", 2,
+    )  # fmt: skip
+
+    admin_client.post(
+        "/admin/mail/mailtemplate/",
+        {"action": "reset_to_default", "_selected_action": [template.pk]},
+    )
+
+    template.refresh_from_db()
+    assert template.subject == "We received your request: {{ ticket.subject }}"
+    assert template.text.startswith("Hello {{ recipient.first_name }},")
+
+
+def test_failed_mail_can_be_queued_again(admin_client):
+    from tickets.mail.models import OutboundMail
+
+    mail = OutboundMail.objects.create(
+        kind="unknown_sender", dedup_key="k", recipient="a@example.org", subject="s", text="t",
+        message_id="<m@desk>", status="failed", attempts=6, last_error="550",
+    )  # fmt: skip
+
+    with mock.patch("tickets.mail.outbound.enqueue_sends") as enqueue:
+        response = admin_client.post(
+            "/admin/mail/outboundmail/",
+            {"action": "send_again", "_selected_action": [mail.pk]},
+        )
+
+    assert response.status_code == 302
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts) == ("queued", 0)
+    assert admin_client.get(f"/admin/mail/outboundmail/{mail.pk}/change/").status_code == 200
+    assert enqueue.call_count == 0  # after commit (the test's transaction never commits)

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -15,11 +14,10 @@ from tickets.mail.models import (
     MailPreference,
     MailTemplate,
     OutboundMail,
-    OutboundStatus,
     Status,
     SupportAddress,
 )
-from tickets.mail.outbound import enqueue_sends, mail_template_reset, mail_templates_ensure
+from tickets.mail.outbound import mail_template_reset, mail_templates_ensure, outbound_requeue
 from tickets.mail.services import inbound_retry
 
 
@@ -76,12 +74,8 @@ class OutboundMailAdmin(admin.ModelAdmin[OutboundMail]):
 
     @admin.action(description="Queue the selected failed mail again")
     def send_again(self, request: HttpRequest, queryset: QuerySet[OutboundMail]) -> None:
-        ids = list(queryset.filter(status=OutboundStatus.FAILED).values_list("pk", flat=True))
-        OutboundMail.objects.filter(pk__in=ids).update(
-            status=OutboundStatus.QUEUED, attempts=0, next_attempt_at=timezone.now()
-        )
-        transaction.on_commit(lambda: enqueue_sends(ids), robust=True)
-        self.message_user(request, f"{len(ids)} mail(s) queued again.", messages.INFO)
+        count = outbound_requeue(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} mail(s) queued again.", messages.INFO)
 
 
 @admin.register(MailTemplate)

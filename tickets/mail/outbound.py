@@ -440,6 +440,21 @@ def outbound_sweep(*, batch: int = 200) -> int:
     return enqueue_sends(due)
 
 
+def outbound_requeue(*, ids: list[int]) -> int:
+    """Give failed mail another round of attempts (the admin's action)."""
+    failed = list(
+        OutboundMail.objects.filter(pk__in=ids, status=OutboundStatus.FAILED).values_list(
+            "pk", flat=True
+        )
+    )
+    OutboundMail.objects.filter(pk__in=failed).update(
+        status=OutboundStatus.QUEUED, attempts=0, next_attempt_at=timezone.now()
+    )
+    if failed:
+        transaction.on_commit(lambda: enqueue_sends(failed), robust=True)
+    return len(failed)
+
+
 def outbound_bounced(*, message_ids: list[str], detail: str) -> int:
     """A bounce names mail the desk sent: mark those deliveries failed."""
     if not message_ids:

@@ -460,3 +460,14 @@ def test_a_paging_email_goes_through_the_outbox_once(smtp):
 def test_only_public_messages_reach_the_staff_reply_reaction():
     assert notifications.public_staff_reply({"kind": Message.Kind.PUBLIC})
     assert not notifications.public_staff_reply({"kind": Message.Kind.INTERNAL})
+
+
+def test_the_mail_tasks_run_on_the_default_queue_and_beat_sweeps_and_polls(settings):
+    import tickets.mail.tasks  # noqa: F401 - registers the tasks, as a worker's autodiscovery does
+    from supportdesk.celery import app
+
+    assert {"mail.send", "mail.sweep", "mail.poll_mailboxes"} <= set(app.tasks)
+    assert settings.CELERY_TASK_DEFAULT_QUEUE == "default"
+    assert "default" in settings.WORKER_QUEUES
+    assert settings.CELERY_BEAT_SCHEDULE["mail-sweep"]["task"] == "mail.sweep"
+    assert settings.CELERY_BEAT_SCHEDULE["mail-poll"]["task"] == "mail.poll_mailboxes"

@@ -3,6 +3,8 @@ article written from a ticket and published by a second agent."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -124,3 +126,46 @@ def test_an_agent_writes_an_article_from_a_ticket_and_another_publishes_it(
     reviewer.goto(f"{live_server.url}/desk/kb/{article.pk}/history/")
     expect(reviewer.locator(".diff-add").first).to_be_visible()
     screenshot(reviewer, "kb-desk-history")
+
+
+def test_the_demo_knowledge_base_on_the_desk_and_the_portal(page, browser, live_server):
+    """The demo's articles as `make run` shows them; `make screenshots` keeps the pictures."""
+    from django.core.management import call_command
+
+    from tickets.models import Ticket
+
+    call_command("seed_demo")
+
+    log_in(page, live_server.url, "rep@meridian.example", "demo-password")
+    page.goto(f"{live_server.url}/portal/kb/")
+    expect(page.get_by_role("heading", name="Getting Started")).to_be_visible()
+    expect(page.get_by_role("link", name="Using Support")).to_be_visible()
+    expect(page.get_by_text("Kestrel Genomics: choosing a GPU profile")).to_have_count(0)
+    expect(page.get_by_text("Runbook: restart a crash-looping hub proxy")).to_have_count(0)
+    screenshot(page, "kb-portal-home")
+    page.get_by_role("link", name="How fast will you answer? Response and resolution times").click()
+    expect(page.locator(".kb-body table")).to_be_visible()
+    screenshot(page, "kb-portal-demo-article")
+
+    desk = _second_page(browser)
+    log_in(desk, live_server.url, "agent1@example.com", "demo-password")
+    desk.goto(f"{live_server.url}/desk/kb/")
+    expect(
+        desk.get_by_role("link", name="Runbook: restart a crash-looping hub proxy")
+    ).to_be_visible()
+    screenshot(desk, "kb-desk-list")
+    desk.goto(f"{live_server.url}/desk/kb/review/")
+    expect(desk.get_by_text("How should we share a large dataset with all users?")).to_be_visible()
+    expect(desk.locator("table.kb-overdue tbody tr")).to_have_count(1)
+    ticket = Ticket.objects.get(subject="Where do I reset a student's password?")
+    desk.goto(f"{live_server.url}/desk/tickets/{ticket.reference}/")
+    expect(
+        desk.locator("#kb-suggestions").get_by_role("link", name="How do I reset my password?")
+    ).to_be_visible()
+    desk.locator("#kb-suggestions li", has_text="How do I reset my password?").get_by_role(
+        "button", name="Insert link in reply"
+    ).click()
+    expect(desk.locator("#composer textarea[name='body']")).to_have_value(
+        re.compile(r"\[How do I reset my password\?\]\(.*/portal/kb/reset-a-password/\)")
+    )
+    screenshot(desk, "kb-desk-ticket-panel")

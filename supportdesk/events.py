@@ -24,6 +24,16 @@ REACTIONS: tuple[Reaction, ...] = (
     ),
     # A member who is not a representative asked for help: ask the representatives.
     Reaction("ticket.approval_requested", "tickets.notifications.ask_representatives_to_approve"),
+    # Mail (tickets.mail outbox): acknowledge every request with its reference; tell the
+    # requester it was approved; mail an agent's public reply (a note never mails).
+    Reaction("ticket.opened", "tickets.notifications.acknowledge_request"),
+    Reaction("ticket.approval_requested", "tickets.notifications.acknowledge_request"),
+    Reaction("ticket.approved", "tickets.notifications.tell_requester_approved"),
+    Reaction(
+        "ticket.message_added",
+        "tickets.notifications.send_staff_reply",
+        when="tickets.notifications.public_staff_reply",
+    ),
     # The representatives declined: tell the requester why.
     Reaction("ticket.declined", "tickets.notifications.tell_requester_declined"),
     # Resolved: ask the requester how we did (a signed link, valid 14 days, used once).

@@ -22,6 +22,14 @@ def sync_ticket_clocks(*, event: Event) -> None:
     ticket_clocks_sync(ticket_id=int(event.payload["ticket_id"]))
 
 
+def sync_many_ticket_clocks(*, events: list[Event]) -> None:
+    """sync_ticket_clocks for a batch of events (core.outbox batches): each ticket once,
+    however many of its events wait, in the order of the tickets' ids, so that two batches
+    lock the clocks they share in the same order."""
+    for ticket_id in sorted({int(event.payload["ticket_id"]) for event in events}):
+        ticket_clocks_sync(ticket_id=ticket_id)
+
+
 # Which events are worth a sync (`when` of the reactions in supportdesk/events.py). An event
 # left out is not lost: its audit entry is replayed, at its own time, by the next sync.
 

@@ -7,6 +7,17 @@ given here. A handler is `def handler(*, event: core.models.Event) -> None`, ide
 
 from core.outbox import Reaction
 
+
+def _sla_sync(event: str, *, when: str = "") -> Reaction:
+    return Reaction(
+        event,
+        "slas.handlers.sync_ticket_clocks",
+        queue="slas",
+        when=when,
+        batch="slas.handlers.sync_many_ticket_clocks",
+    )
+
+
 REACTIONS: tuple[Reaction, ...] = (
     # A ticket entered the workflow (opened by a representative, or approved): route it.
     # A worker with a backlog routes the waiting tickets in batches (core.outbox).
@@ -24,16 +35,6 @@ REACTIONS: tuple[Reaction, ...] = (
     ),
     # A member who is not a representative asked for help: ask the representatives.
     Reaction("ticket.approval_requested", "tickets.notifications.ask_representatives_to_approve"),
-    # Mail (tickets.mail outbox): acknowledge every request with its reference; tell the
-    # requester it was approved; mail an agent's public reply (a note never mails).
-    Reaction("ticket.opened", "tickets.notifications.acknowledge_request"),
-    Reaction("ticket.approval_requested", "tickets.notifications.acknowledge_request"),
-    Reaction("ticket.approved", "tickets.notifications.tell_requester_approved"),
-    Reaction(
-        "ticket.message_added",
-        "tickets.notifications.send_staff_reply",
-        when="tickets.notifications.public_staff_reply",
-    ),
     # The representatives declined: tell the requester why.
     Reaction("ticket.declined", "tickets.notifications.tell_requester_declined"),
     # Resolved: ask the requester how we did (a signed link, valid 14 days, used once).
@@ -45,23 +46,14 @@ REACTIONS: tuple[Reaction, ...] = (
     # One reaction replays the ticket's audit trail in order, so each is idempotent; the
     # status changes and field changes that cannot move a clock (new → assigned, a new
     # tier) are left for the next sync to replay rather than synced on their own.
-    Reaction("ticket.opened", "slas.handlers.sync_ticket_clocks", queue="slas"),
-    Reaction("ticket.approval_requested", "slas.handlers.sync_ticket_clocks", queue="slas"),
-    Reaction("ticket.approved", "slas.handlers.sync_ticket_clocks", queue="slas"),
-    Reaction(
-        "ticket.status_changed",
-        "slas.handlers.sync_ticket_clocks",
-        queue="slas",
-        when="slas.handlers.status_change_matters",
-    ),
-    Reaction("ticket.message_added", "slas.handlers.sync_ticket_clocks", queue="slas"),
-    Reaction(
-        "ticket.updated",
-        "slas.handlers.sync_ticket_clocks",
-        queue="slas",
-        when="slas.handlers.update_matters",
-    ),
-    Reaction("ticket.merged", "slas.handlers.sync_ticket_clocks", queue="slas"),
+    # A worker with a backlog syncs the waiting tickets in batches, each ticket once.
+    _sla_sync("ticket.opened"),
+    _sla_sync("ticket.approval_requested"),
+    _sla_sync("ticket.approved"),
+    _sla_sync("ticket.status_changed", when="slas.handlers.status_change_matters"),
+    _sla_sync("ticket.message_added"),
+    _sla_sync("ticket.updated", when="slas.handlers.update_matters"),
+    _sla_sync("ticket.merged"),
     # The sweeper warned, once, that a clock is about to breach: tell the assignee.
     Reaction("sla.warning", "slas.notifications.tell_assignee_breach_near"),
     # The sweeper recorded a breach, once (slas.services.sweep): page by the ticket's

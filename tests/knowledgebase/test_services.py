@@ -274,3 +274,14 @@ def test_users_who_are_not_agents_cannot_own_articles(agent):
     article = ArticleFactory.create()
     with pytest.raises(ArticleInvalid):
         article_update(article=article, actor=agent, data={"owner": UserFactory.create()})
+
+
+def test_the_beat_task_runs_the_reminders_and_is_scheduled(settings):
+    from knowledgebase.tasks import remind_reviews
+
+    ArticleFactory.create(review_by=date(2026, 3, 1))
+    with time_machine.travel("2026-03-03 08:00Z", tick=False):
+        assert remind_reviews() == 1
+        assert remind_reviews() == 0
+    schedule = settings.CELERY_BEAT_SCHEDULE["kb-remind-reviews"]
+    assert schedule["task"] == "knowledgebase.remind_reviews"

@@ -14,7 +14,11 @@ SOURCE*.txt, *LICENSE* and .gitattributes are notes, not mail, and are skipped.
 
 Prints: files, tickets created, replies threaded, refused (by reason), held (by reason),
 quarantined, crashed (an exception out of `mail_intake`, which must never happen), and
-exits 1 if anything crashed.
+the mail all this causes (by kind): what intake queues itself (refused attachments,
+refusals to unknown senders) and what the ticket reactions queue once run here, as a
+worker would (acknowledgements, approval requests). Mail is queued in the outbox, not
+sent. Exits 1 if anything crashed, or if any mail went to the sender of a message the
+guard refused (a bounce, an automatic reply, list mail, a loop).
 """
 
 from __future__ import annotations
@@ -131,6 +135,31 @@ def run(files: list[Path], *, verbose: bool = False) -> tuple[Counter[str], list
     return counts, crashes
 
 
+def mail_caused() -> tuple[Counter[str], list[str]]:
+    """Run the ticket mail reactions as a worker would; the mail queued, by kind, and the
+    recipients of any mail answering refused noise (there must be none)."""
+    from core.models import EventDelivery
+    from core.outbox import delivery_run
+    from tickets.mail.models import InboundMessage, OutboundMail, Reason
+
+    pending = EventDelivery.objects.filter(
+        handler__startswith="tickets.notifications.", state=EventDelivery.State.PENDING
+    ).order_by("pk")
+    for delivery_id in pending.values_list("pk", flat=True):
+        delivery_run(delivery_id=delivery_id)
+    kinds = Counter(OutboundMail.objects.values_list("kind", flat=True))
+    noise = InboundMessage.objects.filter(
+        reason__in=[Reason.BOUNCE, Reason.AUTO_REPLY, Reason.MAILING_LIST, Reason.LOOP]
+    )
+    keys = [f"inbound:{message_id}" for message_id in noise.values_list("message_id", flat=True)]
+    # Noise makes no ticket, so no reaction can mail about it; intake's own answers are
+    # keyed by the message they answer.
+    answered = OutboundMail.objects.filter(
+        dedup_key__in=[f"{kind}:{key}" for key in keys for kind in kinds]
+    )
+    return kinds, list(answered.values_list("recipient", flat=True))
+
+
 def table(files: list[Path], counts: Counter[str], seconds: float) -> str:
     rows = [
         ("files", len(files)),
@@ -166,9 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     counts, crashes = run(files, verbose=args.verbose)
     print(table(files, counts, time.perf_counter() - started))
+    kinds, noise_answered = mail_caused()
+    width = max([len("mails queued"), *(len(k) + 2 for k in kinds)])
+    print(f"{'mails queued':<{width}}  {sum(kinds.values()):>6}")
+    for kind, number in sorted(kinds.items()):
+        print(f"{'  ' + kind:<{width}}  {number:>6}")
+    print(f"{'to noise':<{width}}  {len(noise_answered):>6}")
     for crash in crashes:
         print(crash, file=sys.stderr)
-    return 1 if crashes else 0
+    for address in noise_answered:
+        print(f"mail queued to {address} in answer to a refused message", file=sys.stderr)
+    return 1 if crashes or noise_answered else 0
 
 
 if __name__ == "__main__":

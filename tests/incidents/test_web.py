@@ -280,3 +280,26 @@ def test_the_schema_lists_the_incident_endpoints(api_as, agent):
     paths = schema.json()["paths"]
     assert "/api/v1/incidents/{incident_id}/updates/" in paths
     assert "/api/v1/communities/{slug}/uptime/" in paths
+
+
+def test_declare_from_a_page_links_it_and_pages_nobody_again(agent):
+    from incidents.paging.models import Page
+    from incidents.paging.services.pages import page_trigger
+
+    page, _ = page_trigger(
+        cause="integration", dedup_key="disk", title="Disk full on db-3", severity="critical",
+        via="api",
+    )  # fmt: skip
+    client = _client(agent)
+    form = client.get(f"/desk/incidents/declare/?page={page.pk}")
+    assert form.status_code == 200
+    assert "Disk full on db-3" in form.text
+    response = client.post(
+        "/desk/incidents/declare/",
+        {"title": "Disk full on db-3", "severity": "SEV1", "page": page.pk, "key": "p1"},
+    )
+    assert response.status_code == 302
+    incident = Incident.objects.get()
+    assert incident.page_id == page.pk
+    assert Page.objects.count() == 1
+    assert client.get("/desk/incidents/declare/?page=999999").status_code == 404

@@ -22,22 +22,27 @@ Run it inside `python -m supportdesk.embedded exec --`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import signal
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from bench.api_bench import Run, bench_redis_url, gunicorn, machine
+from bench.api_bench import UNTHROTTLED, Run, Server, bench_redis_url, free_port, machine
 from bench.docs import write_block
 from bench.load_tickets import (
     RESULTS_DIR,
+    ROOT,
     SETTINGS_MODULE,
     source_database_url,
     source_redis_url,
@@ -247,21 +252,79 @@ def fill_synthetic(seed: int = 5) -> int:
     if not len(real) or not missing:
         return 0
     rng = np.random.default_rng(seed)
-    for start in range(0, len(missing), 2000):
-        chunk = missing[start : start + 2000]
-        base = real[rng.integers(0, len(real), len(chunk))]
-        vectors = base + rng.normal(0, 0.03, base.shape).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        with connection.cursor() as cursor:
-            for article_id, vector in zip(chunk, vectors, strict=True):
-                placeholder, value = embeddings.to_sql(vector)
-                cursor.execute(
-                    f"UPDATE kbsearch_articleindex SET embedding = {placeholder}, "  # noqa: S608
-                    "embedded_hash = text_hash, embedded_at = now() WHERE article_id = %s",
-                    [value, article_id],
-                )
-        print(f"  {start + len(chunk):,} synthetic embeddings", flush=True)
+    vector_column = embeddings.storage() == "vector"
+    with connection.cursor() as cursor:
+        # Filling 100k rows one HNSW insert at a time takes far longer than building the
+        # index once afterwards.
+        cursor.execute("DROP INDEX IF EXISTS kbsearch_embedding_hnsw")
+        for start in range(0, len(missing), 5000):
+            chunk = missing[start : start + 5000]
+            base = real[rng.integers(0, len(real), len(chunk))]
+            vectors = base + rng.normal(0, 0.03, base.shape).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            texts = ["[" + ",".join(f"{x:.6f}" for x in v) + "]" for v in vectors.tolist()]
+            cast = "vector" if vector_column else "real[]"
+            values = (
+                texts if vector_column else [t.replace("[", "{").replace("]", "}") for t in texts]
+            )
+            cursor.execute(
+                f"UPDATE kbsearch_articleindex i SET embedding = v.e::{cast}, "  # noqa: S608
+                "embedded_hash = i.text_hash, embedded_at = now() "
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, e) WHERE i.article_id = v.id",
+                [chunk, values],
+            )
+            print(f"  {start + len(chunk):,} synthetic embeddings", flush=True)
+        if vector_column:
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            cursor.execute(
+                "CREATE INDEX kbsearch_embedding_hnsw ON kbsearch_articleindex "
+                "USING hnsw (embedding vector_cosine_ops)"
+            )
+            print("  vector index rebuilt", flush=True)
     return len(missing)
+
+
+@contextlib.contextmanager
+def gunicorn(*, workers: int, redis_url: str, log_path: Path) -> Iterator[Server]:
+    """gunicorn on the bench database, as bench.api_bench runs it, but with a worker timeout
+    long enough for a busy machine to load the model on a worker's first search."""
+    from supportdesk.embedded import celery_url
+
+    port = free_port()
+    env = dict(os.environ)
+    env.update(DJANGO_SETTINGS_MODULE=SETTINGS_MODULE, DEBUG="false", REDIS_URL=redis_url,
+               CELERY_BROKER_URL=celery_url(redis_url), THROTTLE_USER=UNTHROTTLED,
+               THROTTLE_ANON=UNTHROTTLED, LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")  # fmt: skip
+    command = [
+        sys.executable, "-m", "gunicorn", "supportdesk.wsgi:application",
+        "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "600",
+        "--graceful-timeout", "10", "--log-level", "warning", "--no-control-socket",
+    ]  # fmt: skip
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"gunicorn exited ({process.returncode}); see {log_path}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gunicorn did not answer; see {log_path}")
+            time.sleep(0.2)
+        print(f"gunicorn ({workers} workers, pid {process.pid}) on {base}", flush=True)
+        yield Server(base, process.pid)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _reader_token() -> str:
@@ -322,7 +385,7 @@ def _warm(base: str, token: str, workers: int) -> bool:
         def call() -> None:
             for _ in range(3):
                 r = session.get(
-                    f"{base}/api/v1/kb/search/", params={"q": "reset my password"}, timeout=120
+                    f"{base}/api/v1/kb/search/", params={"q": "reset my password"}, timeout=600
                 )
                 threads_results.append(bool(r.status_code == 200 and r.json().get("semantic")))
 
@@ -376,7 +439,9 @@ def markdown(result: dict[str, Any]) -> str:
             row("`GET /api/v1/kb/suggest/?q=`", result["suggest"], SUGGEST_P95_MS),
             "",
             embedding_sentence(result),
-            f"Inserting them (the trigger indexing each): {result['load_seconds']:.0f} s.",
+            f"Inserting them (the trigger indexing each): {result['load_seconds']:.0f} s."
+            if result["load_seconds"]
+            else "",
         ]
     )
 
@@ -419,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     load_seconds = load_seconds or previous.get("load_seconds", 0.0)
     synthetic = fill_synthetic() if args.fill_synthetic else previous.get("synthetic", 0)
     refresh_lexemes()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({**previous, "embedded": embedded, "embed_seconds": embed_seconds,
+                                     "synthetic": synthetic, "load_seconds": load_seconds}))  # fmt: skip
     articles = ArticleIndex.objects.count()
     storage = (
         "pgvector" if embeddings.storage() == "vector" else "a real[] column, scored with numpy"

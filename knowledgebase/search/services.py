@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,8 +47,10 @@ MAX_QUERY_LENGTH = 200
 PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
 # Candidates each side hands to the blend; results beyond it are not ranked.
-POOL = 100
+POOL = 50
 SUGGEST_POOL = 20
+# Nearest embeddings taken before the visibility rule, per result wanted.
+SEMANTIC_OVERFETCH = 2
 SUGGEST_COUNT = 3
 # ts_rank weights for D, C (body), B (summary, tags), A (title).
 RANK_WEIGHTS = "{0.2,0.3,0.4,1.0}"
@@ -174,48 +177,60 @@ class _Plan:
     normalized: str
 
 
+_PLAN_SQL = """
+WITH q AS (
+    SELECT plainto_tsquery('english', unaccent(%(text)s)) AS all_words,
+           phraseto_tsquery('english', unaccent(%(text)s)) AS phrase,
+           lower(unaccent(%(text)s)) AS normalized,
+           tsvector_to_array(to_tsvector('english', unaccent(%(text)s))) AS lexemes
+), known AS (
+    SELECT l.word, l.ndoc FROM kbsearch_lexeme l, q WHERE l.word = ANY(q.lexemes)
+), corrections AS (
+    SELECT c.word FROM q, unnest(q.lexemes) AS u(word)
+    CROSS JOIN LATERAL (
+        SELECT l.word FROM kbsearch_lexeme l WHERE l.word %% u.word
+         ORDER BY similarity(l.word, u.word) DESC, l.ndoc DESC, l.word
+         LIMIT %(corrections)s
+    ) AS c
+    WHERE length(u.word) >= 4 AND NOT EXISTS (SELECT 1 FROM known k WHERE k.word = u.word)
+)
+SELECT q.all_words::text, q.phrase::text, numnode(q.all_words), q.normalized, q.lexemes,
+       (SELECT greatest(reltuples, 0)::bigint FROM pg_class
+         WHERE oid = 'kbsearch_articleindex'::regclass),
+       ARRAY(SELECT k.word FROM known k), ARRAY(SELECT k.ndoc FROM known k),
+       ARRAY(SELECT c.word FROM corrections c),
+       CASE WHEN %(prefix)s::text IS NULL THEN NULL
+            ELSE (SELECT coalesce(sum(l.ndoc), 0) FROM kbsearch_lexeme l
+                   WHERE l.word LIKE %(prefix)s::text) END
+  FROM q
+"""
+
+
 def _plan(text: str, *, prefix: bool) -> _Plan:
+    """One round trip: the query's lexemes, which of them the index knows and how common
+    they are, corrections of the unknown ones, and how common the typed prefix is."""
+    typed_word = None
+    if prefix and not text[-1:].isspace():
+        match = _PREFIX_WORD.search(_plain(text))
+        typed_word = match.group(1) if match else None
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT plainto_tsquery('english', unaccent(%s))::text,
-                   phraseto_tsquery('english', unaccent(%s))::text,
-                   numnode(plainto_tsquery('english', unaccent(%s))),
-                   lower(unaccent(%s)),
-                   tsvector_to_array(to_tsvector('english', unaccent(%s))),
-                   (SELECT greatest(reltuples, 0)::bigint FROM pg_class
-                     WHERE oid = 'kbsearch_articleindex'::regclass)
-            """,
-            [text] * 5,
+            _PLAN_SQL,
+            {
+                "text": text,
+                "corrections": CORRECTIONS_PER_WORD,
+                "prefix": None if typed_word is None else typed_word + "%",
+            },
         )
-        all_words, phrase, nodes, normalized, lexemes, articles = cursor.fetchone()
-        lexemes = [w for w in lexemes if "\\" not in w]
-        cap = max(COMMON_FLOOR, int(COMMON_SHARE * (articles or 0)))
-        cursor.execute("SELECT word, ndoc FROM kbsearch_lexeme WHERE word = ANY(%s)", [lexemes])
-        known = dict(cursor.fetchall())
-        unknown = [w for w in lexemes if w not in known and len(w) >= 4]
-        corrections: list[str] = []
-        if unknown:
-            cursor.execute(
-                """
-                SELECT c.word FROM unnest(%s::text[]) AS u(word),
-                LATERAL (SELECT l.word FROM kbsearch_lexeme l WHERE l.word %% u.word
-                          ORDER BY similarity(l.word, u.word) DESC, l.ndoc DESC, l.word
-                          LIMIT %s) AS c
-                """,
-                [unknown, CORRECTIONS_PER_WORD],
-            )
-            corrections = [row[0] for row in cursor.fetchall()]
-        typed = None
-        if prefix and not text[-1:].isspace():
-            match = _PREFIX_WORD.search(_plain(text))
-            if match and match.group(1) not in known:
-                cursor.execute(
-                    "SELECT coalesce(sum(ndoc), 0) FROM kbsearch_lexeme WHERE word LIKE %s",
-                    [match.group(1) + "%"],
-                )
-                if cursor.fetchone()[0] <= cap:
-                    typed = _term(match.group(1), prefix=True)
+        row = cursor.fetchone()
+    all_words, phrase, nodes, normalized, lexemes, articles = row[:6]
+    known = dict(zip(row[6], row[7], strict=True))
+    corrections = [w for w in row[8] if "\\" not in w]
+    lexemes = [w for w in lexemes if "\\" not in w]
+    cap = max(COMMON_FLOOR, int(COMMON_SHARE * (articles or 0)))
+    typed = None
+    if typed_word is not None and typed_word not in known and (row[9] or 0) <= cap:
+        typed = _term(typed_word, prefix=True)
     selective = [w for w in lexemes if known.get(w, 0) <= cap] + corrections
     ranking_terms = [_term(w) for w in [*lexemes, *corrections]] + ([typed] if typed else [])
     candidate_terms = [_term(w) for w in selective] + ([typed] if typed else [])
@@ -259,58 +274,87 @@ def _lexical(plan: _Plan, visible: tuple[str, tuple[Any, ...]], *, pool: int) ->
         return {row[0]: float(row[1]) for row in cursor.fetchall()}
 
 
+_embedded_seen_at = 0.0
+
+
 def _has_embeddings() -> bool:
+    """Some article has its embedding (remembered for a minute once true)."""
+    global _embedded_seen_at
+    if time.monotonic() - _embedded_seen_at < 60:
+        return True
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM kbsearch_articleindex WHERE embedded_at IS NOT NULL)"
         )
         row = cursor.fetchone()
-    return bool(row and row[0])
+    if row and row[0]:
+        _embedded_seen_at = time.monotonic()
+        return True
+    return False
+
+
+def _hnsw_settings() -> None:
+    """With a filter, keep walking the HNSW graph until enough visible rows are found: set
+    once per database connection."""
+    raw = connection.connection
+    if raw is not None and getattr(connection, "_kbsearch_hnsw_for", None) is raw:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = 100")
+    connection._kbsearch_hnsw_for = connection.connection  # type: ignore[attr-defined]
 
 
 def _semantic(
-    vector: np.ndarray, visible: tuple[str, tuple[Any, ...]], *, pool: int
+    vector: np.ndarray,
+    visible: tuple[str, tuple[Any, ...]],
+    *,
+    pool: int,
+    also: Sequence[int] = (),
 ) -> dict[int, float]:
+    """Cosine similarity of the `pool` nearest readable articles, and of the articles `also`
+    (the full-text candidates)."""
     if embeddings.storage() == "vector":
         placeholder, value = embeddings.to_sql(vector)
+        _hnsw_settings()
+        # The nearest embeddings first, through the HNSW index (a filter inside the index
+        # scan can make the planner give the index up and sort every vector), then the
+        # visibility rule on those few; SEMANTIC_OVERFETCH allows for the unreadable ones.
         sql = f"""
-            SELECT i.article_id, 1 - (i.embedding <=> {placeholder}) AS similarity
+            WITH nearest AS MATERIALIZED (
+                SELECT i.article_id, i.embedding <=> {placeholder} AS distance
+                  FROM kbsearch_articleindex i
+                 ORDER BY i.embedding <=> {placeholder}
+                 LIMIT %s
+            ), near AS (
+                SELECT n.article_id, n.distance FROM nearest n
+                 WHERE n.distance IS NOT NULL AND n.article_id IN ({visible[0]})
+                 ORDER BY n.distance
+                 LIMIT %s
+            )
+            SELECT article_id, 1 - distance FROM near
+            UNION ALL
+            SELECT i.article_id, 1 - (i.embedding <=> {placeholder})
               FROM kbsearch_articleindex i
-             WHERE i.embedding IS NOT NULL AND i.article_id IN ({visible[0]})
-             ORDER BY i.embedding <=> {placeholder}
-             LIMIT %s
+             WHERE i.article_id = ANY(%s) AND i.embedding IS NOT NULL
+               AND i.article_id NOT IN (SELECT article_id FROM near)
         """  # noqa: S608 - placeholders and Django's own SQL
-        with transaction.atomic(), connection.cursor() as cursor:
-            # With a filter, keep walking the HNSW graph until `pool` visible rows are found.
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cursor.execute("SET LOCAL hnsw.ef_search = 100")
-            cursor.execute(sql, [value, *visible[1], value, pool])
+        with connection.cursor() as cursor:
+            params = [value, value, pool * SEMANTIC_OVERFETCH, *visible[1], pool, value, list(also)]
+            cursor.execute(sql, params)
             return {row[0]: float(row[1]) for row in cursor.fetchall()}
     nearest = embeddings.nearest_in_process(vector, limit=pool * 4)
-    if not nearest:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT v.id FROM ({visible[0]}) AS v(id) WHERE v.id = ANY(%s)",  # noqa: S608
-            [*visible[1], [article_id for article_id, _ in nearest]],
-        )
-        allowed = {row[0] for row in cursor.fetchall()}
-    return dict([(a, s) for a, s in nearest if a in allowed][:pool])
-
-
-def _similarities(vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
-    if not ids:
-        return {}
-    if embeddings.storage() == "vector":
-        placeholder, value = embeddings.to_sql(vector)
+    found: dict[int, float] = {}
+    if nearest:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT article_id, 1 - (embedding <=> {placeholder}) FROM kbsearch_articleindex "  # noqa: S608
-                "WHERE article_id = ANY(%s) AND embedding IS NOT NULL",
-                [value, list(ids)],
+                f"SELECT v.id FROM ({visible[0]}) AS v(id) WHERE v.id = ANY(%s)",  # noqa: S608
+                [*visible[1], [article_id for article_id, _ in nearest]],
             )
-            return {row[0]: float(row[1]) for row in cursor.fetchall()}
-    return embeddings.similarities_in_process(vector, ids)
+            allowed = {row[0] for row in cursor.fetchall()}
+        found = dict([(a, s) for a, s in nearest if a in allowed][:pool])
+    missing = [a for a in also if a not in found]
+    found.update(embeddings.similarities_in_process(vector, missing))
+    return found
 
 
 def semantic_ready() -> bool:
@@ -338,9 +382,7 @@ def rank(
         ranked.lexical = _lexical(plan, visible, pool=pool)
     if vector is not None:
         ranked.used_semantic = True
-        ranked.semantic = _semantic(vector, visible, pool=pool)
-        missing = [a for a in ranked.lexical if a not in ranked.semantic]
-        ranked.semantic.update(_similarities(vector, missing))
+        ranked.semantic = _semantic(vector, visible, pool=pool, also=list(ranked.lexical))
     minimum = float(getattr(settings, "KB_SEARCH_SEMANTIC_MIN_SIMILARITY", 0.3))
     if not ranked.used_semantic:
         ranked.scores = dict(ranked.lexical)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pytest
 
-from knowledgebase.search import embeddings
+from knowledgebase.search import embeddings, services
 
 
 def bag_of_words(texts: Sequence[str]) -> np.ndarray:
@@ -30,9 +30,11 @@ def _no_model_by_default(settings) -> Iterator[None]:
     settings.KB_SEARCH_SEMANTIC = False
     embeddings.use_encoder(None)
     embeddings.forget_storage()
+    services._embedded_seen_at = 0.0
     yield
     embeddings.use_encoder(None)
     embeddings.forget_storage()
+    services._embedded_seen_at = 0.0
 
 
 @pytest.fixture

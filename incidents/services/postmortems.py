@@ -55,11 +55,13 @@ def postmortem_save(*, incident: Incident | int, actor: User, **sections: Any) -
     if incident.status not in ENDED:
         raise InvalidTransition("The postmortem is written once the incident is resolved.")
     postmortem = postmortem_start(incident, actor)
-    changed = [k for k, v in sections.items() if getattr(postmortem, k) != (v or "").strip()]
+    # Browsers send CRLF line ends: a section that was not touched is not a change.
+    cleaned = {k: (v or "").replace("\r\n", "\n").strip() for k, v in sections.items()}
+    changed = [k for k, v in cleaned.items() if getattr(postmortem, k).strip() != v]
     if not changed:
         return postmortem
     for name in changed:
-        setattr(postmortem, name, (sections[name] or "").strip())
+        setattr(postmortem, name, cleaned[name])
     postmortem.updated_by = actor
     postmortem.updated_at = timezone.now()
     postmortem.save()

@@ -321,3 +321,12 @@ def test_linking_a_ticket_adds_its_community(agent):
     incident_ticket_link(incident=incident, ticket=ticket, actor=agent)
     assert incident.ticket_links.count() == 1
     assert list(incident.affected.values_list("community_id", flat=True)) == [ticket.community_id]
+
+
+def test_an_untouched_postmortem_section_from_a_browser_is_not_a_change(agent):
+    incident = _at(declare(agent, maintenance=True), "postmortem")
+    postmortem = Postmortem.objects.get(incident=incident)
+    sent = postmortem.timeline.replace("\n", "\r\n")
+    postmortem_save(incident=incident, actor=agent, timeline=sent, root_cause="Disk")
+    entry = incident.timeline.filter(kind="postmortem").last()
+    assert entry.text == "Postmortem edited: root cause"

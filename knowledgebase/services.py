@@ -203,7 +203,8 @@ def article_create(*, actor: User, data: Mapping[str, Any]) -> Article:
     changes = _validate(None, data)
     fields = changes.fields
     fields.setdefault("slug", _unique_slug(fields["title"]))
-    fields.setdefault("review_by", timezone.localdate() + review_interval())
+    if fields.get("review_by") is None:
+        fields["review_by"] = timezone.localdate() + review_interval()
     fields["owner"] = fields.get("owner") or actor
     article = Article(author=actor, status=ArticleStatus.DRAFT, **fields)
     try:

@@ -21,8 +21,8 @@ def admin(client):
 
 
 def test_the_admin_pages_render(client, admin):
-    article = ArticleFactory.create()
-    category = article.category
+    category = KbCategoryFactory.create()
+    article = ArticleFactory.create(category=category)
     for url in (
         "/admin/knowledgebase/article/",
         "/admin/knowledgebase/article/add/",

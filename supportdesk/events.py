@@ -35,6 +35,16 @@ REACTIONS: tuple[Reaction, ...] = (
     ),
     # A member who is not a representative asked for help: ask the representatives.
     Reaction("ticket.approval_requested", "tickets.notifications.ask_representatives_to_approve"),
+    # Mail (tickets.mail outbox): acknowledge every request with its reference; tell the
+    # requester it was approved; mail an agent's public reply (a note never mails).
+    Reaction("ticket.opened", "tickets.notifications.acknowledge_request"),
+    Reaction("ticket.approval_requested", "tickets.notifications.acknowledge_request"),
+    Reaction("ticket.approved", "tickets.notifications.tell_requester_approved"),
+    Reaction(
+        "ticket.message_added",
+        "tickets.notifications.send_staff_reply",
+        when="tickets.notifications.public_staff_reply",
+    ),
     # The representatives declined: tell the requester why.
     Reaction("ticket.declined", "tickets.notifications.tell_requester_declined"),
     # Resolved: ask the requester how we did (a signed link, valid 14 days, used once).
@@ -68,6 +78,9 @@ REACTIONS: tuple[Reaction, ...] = (
     # emergency tier) and `ticket.escalated` (an agent or a breach changed its tier). A
     # critical ticket pages the on-call engineer, once per open page of the ticket.
     Reaction("ticket.critical", "incidents.paging.handlers.page_critical_ticket", queue="paging"),
+    # An article's review-by date passed: its owner is reminded, once per article and period
+    # (knowledgebase.services.review_reminders_send writes the reminder row with the event).
+    Reaction("kb.review_due", "knowledgebase.notifications.remind_owner_review_due"),
     # Reports: the budget-aware priority (seed 004) stored on each ticket, re-ranked when its
     # inputs change: it enters the desk, its kind changes, it is linked or unlinked; time
     # logged re-ranks the community's open tickets and sends the 80 % / 100 % budget notices.

@@ -120,7 +120,7 @@ def test_declare_sets_commander_pages_and_starts_the_timeline(agent):
     ticket = open_ticket()
     incident = declare(agent, tickets=[ticket], severity="SEV1")
     assert incident.commander == agent
-    assert incident.page is not None
+    assert incident.page_id is not None
     page = Page.objects.get(pk=incident.page_id)
     assert (page.cause, page.dedup_key, page.severity) == (
         "incident",
@@ -329,4 +329,5 @@ def test_an_untouched_postmortem_section_from_a_browser_is_not_a_change(agent):
     sent = postmortem.timeline.replace("\n", "\r\n")
     postmortem_save(incident=incident, actor=agent, timeline=sent, root_cause="Disk")
     entry = incident.timeline.filter(kind="postmortem").last()
+    assert entry is not None
     assert entry.text == "Postmortem edited: root cause"

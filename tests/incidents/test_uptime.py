@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -79,7 +80,7 @@ def test_a_weekly_allowance_spans_the_month_boundary():
     all in April."""
     planned = [(at(30, 0), at(30, 3)), (at(1, 0, month=4), at(1, 3, month=4))]
     april = month_bounds(2026, 4, UTC_ZONE)
-    args = {"guarantee": Decimal("99"), "credit_percent": 10, "allowance_minutes": 240,
+    args: dict[str, Any] = {"guarantee": Decimal("99"), "credit_percent": 10, "allowance_minutes": 240,
             "allowance_period": "week", "zone": UTC_ZONE, "outages": [], "planned": planned}  # fmt: skip
     assert compute(start=MARCH[0], end=MARCH[1], **args).downtime == timedelta(0)
     assert compute(start=april[0], end=april[1], **args).downtime == h(2)
@@ -122,14 +123,16 @@ def test_community_uptime_reads_its_incidents():
     incident_change(incident=outage, actor=outage.commander, maintenance=False)
     incident_update_post(incident=outage, actor=outage.commander, body="Fixed.", status="resolved")
     outage.refresh_from_db()
-    start = outage.resolved_at - h(1)
+    resolved = outage.resolved_at
+    assert resolved is not None
+    start = resolved - h(1)
     incident_change(
         incident=outage, actor=outage.commander, impact_started_at=start, detected_at=start
     )
     degraded = declare(communities=[community], maintenance=True)
     component = Service.objects.create(name="API").components.create(name="REST")
     IncidentComponent.objects.create(incident=degraded, component=component, degree="degraded")
-    now = outage.resolved_at
+    now = resolved
     month = now.year, now.month
     figure = community_uptime(community=community, year=month[0], month=month[1], now=now)
     in_month = max(start, figure.start)

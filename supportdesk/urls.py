@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api.auth import TokenObtainApi
+from reports import prometheus
 from supportdesk import health
 
 api_v1: list[URLPattern | URLResolver] = [
@@ -15,6 +16,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("routing.api.urls")),
     path("", include("slas.api.urls")),
     path("", include("incidents.paging.api.urls")),
+    path("", include("reports.api.urls")),
     path("", include("knowledgebase.api.urls")),
     path("", include("knowledgebase.search.api.urls")),
     path("", include("incidents.api.urls")),
@@ -26,6 +28,7 @@ urlpatterns = [
         "favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)
     ),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", prometheus.metrics_view, name="prometheus-metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

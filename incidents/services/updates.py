@@ -6,6 +6,7 @@ and ticket."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -155,9 +156,12 @@ def update_fan_out(*, update_id: int) -> list[list[int]]:
     return [unsent[i : i + REPLY_BATCH] for i in range(0, len(unsent), REPLY_BATCH)]
 
 
-def update_replies_send(*, update_id: int, reply_ids: Sequence[int]) -> int:
+def update_replies_send(
+    *, update_id: int, reply_ids: Sequence[int], time_budget: float | None = None
+) -> int:
     """Post the update on each linked ticket of the batch as a public reply, each once (a
-    reply taken by another worker is skipped); returns how many were sent."""
+    reply taken by another worker is skipped); returns how many were sent. With
+    `time_budget` (seconds), stops once it is spent: replies_left says what is left."""
     from tickets.models import Channel, Message
     from tickets.services.conversation import message_add
 
@@ -165,7 +169,10 @@ def update_replies_send(*, update_id: int, reply_ids: Sequence[int]) -> int:
     if update is None:
         return 0
     sent = 0
+    started = time.monotonic()
     for reply_id in reply_ids:
+        if time_budget is not None and time.monotonic() - started > time_budget:
+            break
         with transaction.atomic():
             reply = (
                 UpdateReply.objects.select_for_update(skip_locked=True, of=("self",))
@@ -211,4 +218,15 @@ def stalled_fan_outs(*, older_than: timedelta = timedelta(minutes=2)) -> list[in
         StatusUpdate.objects.filter(fanout_done_at__isnull=True, created_at__lt=since)
         .order_by("created_at")
         .values_list("pk", flat=True)[:100]
+    )
+
+
+def replies_left(*, update_id: int, reply_ids: Sequence[int]) -> list[int]:
+    """The replies of the batch not sent yet."""
+    return list(
+        UpdateReply.objects.filter(
+            update_id=update_id, pk__in=list(reply_ids), sent_at__isnull=True
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
     )

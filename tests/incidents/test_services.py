@@ -331,3 +331,16 @@ def test_an_untouched_postmortem_section_from_a_browser_is_not_a_change(agent):
     entry = incident.timeline.filter(kind="postmortem").last()
     assert entry is not None
     assert entry.text == "Postmortem edited: root cause"
+
+
+def test_a_batch_stops_when_its_time_is_spent_and_says_what_is_left(agent):
+    from incidents.services.updates import replies_left
+
+    tickets = [open_ticket(), open_ticket()]
+    incident = declare(agent, tickets=tickets)
+    update = incident_update_post(incident=incident, actor=agent, body="On it.")
+    (batch,) = update_fan_out(update_id=update.pk)
+    assert update_replies_send(update_id=update.pk, reply_ids=batch, time_budget=-1) == 0
+    assert replies_left(update_id=update.pk, reply_ids=batch) == batch
+    assert update_replies_send(update_id=update.pk, reply_ids=batch, time_budget=60) == 2
+    assert replies_left(update_id=update.pk, reply_ids=batch) == []

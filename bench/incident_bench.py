@@ -392,7 +392,7 @@ def render(result: dict[str, Any]) -> str:
         f"{posts['p50_seconds'] * 1000:.0f} ms / **{posts['p95_seconds'] * 1000:.0f} ms** / "
         f"{posts['max_seconds'] * 1000:.0f} ms | {TARGETS['post'][0]} | "
         f"{met('post', posts['p95_seconds'])} |",
-        f"| the same with the worker running | {fan['post_seconds'] * 1000:.0f} ms | — | — |",
+        f"| one POST while the worker runs a fan-out on the same 2 cores | {fan['post_seconds'] * 1000:.0f} ms | — | — |",
         f"| the whole fan-out of one update, one worker (2 processes): "
         f"{fan['representatives_notified']} representatives notified, public replies through "
         f"`message_add` | {whole} | reported | — |",
@@ -405,7 +405,7 @@ def render(result: dict[str, Any]) -> str:
         "which is what the fan-out's time is made of. The sweep makes reminder rows with one "
         "`INSERT … SELECT … ON CONFLICT DO NOTHING` per cause, so a second sweep adds nothing."
         + (f" The fan-out was handed out again {fan['handed_again']} time(s) by the sweeper's "
-           "rule (lost messages)." if fan["handed_again"] else ""),
+           "rule (batches cut short by the task time limit, or lost messages)." if fan["handed_again"] else ""),
     ]  # fmt: skip
     busy = [result.get("busy_before_sweep"), result.get("busy_before_fan_out")]
     if note := busy_note(busy, "each phase"):

@@ -135,6 +135,7 @@ def _on_call_requests(world, agent):
         *_report_requests(world),
         *_incident_requests(world, agent),
         *_kb_search_requests(),
+        *_kb_requests(world, agent),
     ]  # fmt: skip
 
 
@@ -179,12 +180,35 @@ def _incident_requests(world, agent):
     ]  # fmt: skip
 
 
+def _kb_requests(world, agent):
+    """The knowledge base: list, review queue, editor, an article, its workflow and history,
+    and the ticket page's panel and "create an article from this ticket"."""
+    from tests.knowledgebase.factories import ArticleFactory
+
+    article = ArticleFactory.create(status="in_review", author=AgentFactory.create())
+    a, base = f"/desk/kb/{article.pk}", f"/desk/tickets/{world['ticket'].reference}"
+    edit = {"title": "Mine", "body": "b", "kind": "faq", "audience": "public"}
+    return [
+        ("get", "/desk/kb/", {}),
+        ("get", "/desk/kb/review/", {}),
+        ("get", "/desk/kb/new/", {}),
+        ("get", f"{a}/", {}),
+        ("post", f"{a}/edit/", edit),
+        ("post", f"{a}/transition/", {"transition": "approve"}),
+        ("post", f"{a}/reviewed/", {}),
+        ("get", f"{a}/history/", {}),
+        ("post", f"{a}/restore/", {"version": article.history.get().history_id}),
+        ("get", f"{base}/kb/", {}),
+        ("post", f"{base}/kb/article/", {}),
+    ]
+
+
 def _kb_search_requests():
     """The knowledge base's search analytics."""
     return [("get", "/desk/kb/analytics/", {})]
 
 
-URL_COUNT = 69
+URL_COUNT = 80
 
 
 def test_every_desk_url_is_listed_here():

@@ -197,3 +197,15 @@ def test_the_support_dashboard_takes_a_fixed_number_of_queries(
     TicketFactory.create_batch(3, community=scene["theirs"], created_at=NOW - timedelta(days=3))
     with django_assert_num_queries(64):
         assert client.get("/desk/reports/support/").status_code == 200
+
+
+def test_the_portal_reports_take_a_fixed_number_of_queries(
+    client, scene, django_assert_num_queries
+):
+    client.force_login(scene["rep"])
+    client.get("/portal/reports/")
+    with django_assert_num_queries(37):
+        assert client.get("/portal/reports/").status_code == 200
+    TicketFactory.create_batch(3, community=scene["ours"], created_at=NOW - timedelta(days=3))
+    with django_assert_num_queries(37):
+        assert client.get("/portal/reports/").status_code == 200

@@ -49,6 +49,8 @@ MAX_PAGE_SIZE = 50
 # Candidates each side hands to the blend; results beyond it are not ranked.
 POOL = 50
 SUGGEST_POOL = 20
+# Full-text candidates ranked per query at most (ts_rank costs about 20 µs per article).
+CANDIDATES = 200
 # Nearest embeddings taken before the visibility rule, per result wanted.
 SEMANTIC_OVERFETCH = 2
 SUGGEST_COUNT = 3
@@ -249,6 +251,10 @@ def _plan(text: str, *, prefix: bool) -> _Plan:
 
 
 def _lexical(plan: _Plan, visible: tuple[str, tuple[Any, ...]], *, pool: int) -> dict[int, float]:
+    """The `pool` best full-text candidates. The candidates are bounded before anything is
+    ranked: at most CANDIDATES readable articles matching the selective lexemes, found
+    through the GIN index, and `ts_rank` runs on those only (a typo corrected to a common
+    word must not make a search rank thousands of articles)."""
     if plan.candidates is None:
         return {}
     sql = f"""
@@ -259,15 +265,17 @@ def _lexical(plan: _Plan, visible: tuple[str, tuple[Any, ...]], *, pool: int) ->
                       THEN {ALL_WORDS_BOOST} ELSE 0 END
                + CASE WHEN %s::tsquery IS NOT NULL AND i.document @@ %s::tsquery
                       THEN {PHRASE_BOOST} ELSE 0 END AS score
-          FROM kbsearch_articleindex i
-         WHERE i.document @@ %s::tsquery
-           AND i.article_id IN ({visible[0]})
+          FROM (SELECT c.article_id FROM kbsearch_articleindex c
+                 WHERE c.document @@ %s::tsquery
+                   AND c.article_id IN ({visible[0]})
+                 LIMIT %s) AS candidate
+          JOIN kbsearch_articleindex i ON i.article_id = candidate.article_id
          ORDER BY score DESC, i.article_id
          LIMIT %s
     """  # noqa: S608 - the interpolated parts are constants and Django's own SQL
     params = [
         RANK_WEIGHTS, plan.ranking, plan.normalized, plan.all_words, plan.all_words,
-        plan.phrase, plan.phrase, plan.candidates, *visible[1], pool,
+        plan.phrase, plan.phrase, plan.candidates, *visible[1], CANDIDATES, pool,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -319,11 +327,14 @@ def _semantic(
         # The nearest embeddings first, through the HNSW index (a filter inside the index
         # scan can make the planner give the index up and sort every vector), then the
         # visibility rule on those few; SEMANTIC_OVERFETCH allows for the unreadable ones.
+        # The query's vector is sent once (a literal of 384 numbers costs more to send and
+        # parse than the index scan) and read through an InitPlan, which the index takes.
         sql = f"""
-            WITH nearest AS MATERIALIZED (
-                SELECT i.article_id, i.embedding <=> {placeholder} AS distance
+            WITH q AS MATERIALIZED (SELECT {placeholder} AS v),
+            nearest AS MATERIALIZED (
+                SELECT i.article_id, i.embedding <=> (SELECT v FROM q) AS distance
                   FROM kbsearch_articleindex i
-                 ORDER BY i.embedding <=> {placeholder}
+                 ORDER BY i.embedding <=> (SELECT v FROM q)
                  LIMIT %s
             ), near AS (
                 SELECT n.article_id, n.distance FROM nearest n
@@ -333,13 +344,13 @@ def _semantic(
             )
             SELECT article_id, 1 - distance FROM near
             UNION ALL
-            SELECT i.article_id, 1 - (i.embedding <=> {placeholder})
+            SELECT i.article_id, 1 - (i.embedding <=> (SELECT v FROM q))
               FROM kbsearch_articleindex i
              WHERE i.article_id = ANY(%s) AND i.embedding IS NOT NULL
                AND i.article_id NOT IN (SELECT article_id FROM near)
         """  # noqa: S608 - placeholders and Django's own SQL
         with connection.cursor() as cursor:
-            params = [value, value, pool * SEMANTIC_OVERFETCH, *visible[1], pool, value, list(also)]
+            params = [value, pool * SEMANTIC_OVERFETCH, *visible[1], pool, list(also)]
             cursor.execute(sql, params)
             return {row[0]: float(row[1]) for row in cursor.fetchall()}
     nearest = embeddings.nearest_in_process(vector, limit=pool * 4)
@@ -419,61 +430,60 @@ def _marked(text: str) -> str:
     return escaped.replace(_START, "<mark>").replace(_STOP, "</mark>")
 
 
-def _headlines(ids: list[int], any_word: str | None) -> dict[int, tuple[str, str]]:
-    """(title, snippet) with the query's words marked, for the articles of one page."""
-    if not ids:
-        return {}
-    options = f"StartSel={_START}, StopSel={_STOP}, HighlightAll=true"
-    fragments = (
-        f"StartSel={_START}, StopSel={_STOP}, MaxFragments=2, MinWords=8, MaxWords=30, "
-        'FragmentDelimiter=" … "'
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT a.id,
-                   ts_headline('english', a.title, q.q, %s),
-                   ts_headline('english', left(a.summary || E'\\n' || a.body, 20000), q.q, %s)
-              FROM knowledgebase_article a,
-                   (SELECT coalesce(%s::tsquery, ''::tsquery) AS q) q
-             WHERE a.id = ANY(%s)
-            """,
-            [options, fragments, any_word, ids],
-        )
-        return {row[0]: (_marked(row[1]), _marked(row[2])) for row in cursor.fetchall()}
+_HEADLINE = f"StartSel={_START}, StopSel={_STOP}, HighlightAll=true"
+_FRAGMENTS = (
+    f"StartSel={_START}, StopSel={_STOP}, MaxFragments=2, MinWords=8, MaxWords=30, "
+    'FragmentDelimiter=" … "'
+)
 
 
 def _hits(ranked: _Ranked, ids: list[int], *, text: str | None) -> list[Hit]:
-    articles = {
-        a.pk: a
-        for a in Article.objects.filter(pk__in=ids)
-        .select_related("category")
-        .only("pk", "title", "slug", "summary", "kind", "category__name")
-    }
+    """The page's articles in one statement; with `text`, their title and up to two
+    passages from ts_headline with the query's words marked (search, not suggestions)."""
+    if not ids:
+        return []
     if text is not None and ranked.marked is None:
         ranked.marked = _plan(text, prefix=False).ranking
-    marks = _headlines(ids, ranked.marked) if text is not None else {}
+    marks = (
+        "ts_headline('english', a.title, q.q, %s), "
+        "ts_headline('english', left(a.summary || E'\\n' || a.body, 20000), q.q, %s)"
+        if text is not None
+        else "NULL, NULL"
+    )
+    params: list[Any] = [_HEADLINE, _FRAGMENTS] if text is not None else []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT a.id, a.title, a.slug, a.summary, a.kind, c.name, {marks}
+              FROM knowledgebase_article a
+              LEFT JOIN knowledgebase_category c ON c.id = a.category_id,
+                   (SELECT coalesce(%s::tsquery, ''::tsquery) AS q) q
+             WHERE a.id = ANY(%s)
+            """,  # noqa: S608 - constants only
+            [*params, ranked.marked if text is not None else None, ids],
+        )
+        rows = {row[0]: row for row in cursor.fetchall()}
     hits = []
     for article_id in ids:
-        article = articles.get(article_id)
-        if article is None:  # deleted between the ranking and now
+        row = rows.get(article_id)
+        if row is None:  # deleted between the ranking and now
             continue
-        title_html, snippet_html = marks.get(article_id, (html.escape(article.title), ""))
+        _, title, slug, summary, kind, category, title_mark, snippet_mark = row
         hits.append(
             Hit(
                 article_id=article_id,
-                title=article.title,
-                slug=article.slug,
-                summary=article.summary,
-                kind=article.kind,
-                category=article.category.name if article.category else None,
+                title=title,
+                slug=slug,
+                summary=summary,
+                kind=kind,
+                category=category,
                 score=round(ranked.scores[article_id], 4),
                 lexical=round(ranked.lexical.get(article_id, 0.0), 4),
                 semantic=(
                     round(ranked.semantic[article_id], 4) if article_id in ranked.semantic else None
                 ),
-                title_html=title_html,
-                snippet_html=snippet_html,
+                title_html=_marked(title_mark) if title_mark is not None else html.escape(title),
+                snippet_html=_marked(snippet_mark) if snippet_mark is not None else "",
             )
         )
     return hits
@@ -658,6 +668,16 @@ def _user_id(user: User | AnonymousUser | None) -> int | None:
     return user.pk if user is not None and user.is_authenticated else None
 
 
+_UPDATE_LOG = (
+    "UPDATE kbsearch_searchlog SET query = %s, normalized = %s, result_count = %s, "
+    "created_at = %s FROM {no_wait} WHERE id = %s"
+)
+_INSERT_LOG = (
+    "INSERT INTO kbsearch_searchlog (user_id, query, normalized, scope, source, result_count, "
+    "created_at) SELECT %s, %s, %s, %s, %s, %s, %s FROM {no_wait} RETURNING id"
+)
+
+
 def log_search(
     *,
     user: User | AnonymousUser | None,
@@ -687,13 +707,18 @@ def log_search(
         if last is not None and (
             normalized.startswith(last.normalized) or last.normalized.startswith(normalized)
         ):
-            SearchLog.objects.filter(pk=last.pk).update(
-                query=text, normalized=normalized, result_count=result_count, created_at=now
-            )
+            sql = _UPDATE_LOG.format(no_wait=_no_wait())
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [text, normalized, result_count, now, last.pk])
             last.query, last.normalized, last.result_count = text, normalized, result_count
             last.created_at = now
             return last
-    return SearchLog.objects.create(
+    sql = _INSERT_LOG.format(no_wait=_no_wait())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, text, normalized, scope[:100], source, result_count, now])
+        (pk,) = cursor.fetchone()
+    entry = SearchLog(
+        pk=pk,
         user_id=user_id,
         query=text,
         normalized=normalized,
@@ -702,6 +727,21 @@ def log_search(
         result_count=result_count,
         created_at=now,
     )
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return entry
+
+
+def _no_wait() -> str:
+    """The search log is analytics: a write of it outside a caller's transaction commits
+    asynchronously (`synchronous_commit = off` for that one statement's transaction), so a
+    search does not wait about 2 ms for the write-ahead log to reach the disk. A server
+    crash can lose the last fraction of a second of logged searches, never corrupt
+    anything. Inside a caller's transaction nothing changes (the setting would last until
+    that transaction's end and apply to the caller's writes too)."""
+    if connection.in_atomic_block:
+        return "(SELECT 1) AS now_"
+    return "(SELECT set_config('synchronous_commit', 'off', true)) AS now_"
 
 
 def _log_of(user: User | AnonymousUser | None, search_id: int) -> SearchLog:

@@ -213,6 +213,11 @@ def _count_cell(n: int, url: str | None) -> Cell:
 
 
 def support(f: Filters, drill: Drill) -> Dashboard:
+    with metrics.shared_reads():
+        return _support(f, drill)
+
+
+def _support(f: Filters, drill: Drill) -> Dashboard:
     board = Dashboard("support", "Support")
     board.cards = cards(SUPPORT_CARDS, f, drill)
     board.tables.append(figures_table(board.cards))
@@ -481,6 +486,11 @@ def _per_community_satisfaction(f: Filters) -> dict[int, float | None]:
 
 
 def community(f: Filters, drill: Drill) -> Dashboard:
+    with metrics.shared_reads():
+        return _community(f, drill)
+
+
+def _community(f: Filters, drill: Drill) -> Dashboard:
     board = Dashboard("community", "Communities")
     board.cards = cards(
         (

@@ -9,7 +9,9 @@ indexed ranges of the source tables (docs/reporting.md, "Why no roll-ups").
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -114,6 +116,35 @@ def narrowed(f: Filters, prefix: str = "ticket__", *, community: bool = True) ->
     return q
 
 
+# ------------------------------------------------------------------ shared reads
+
+_SHARED: ContextVar[dict[tuple[str, Filters], Any] | None] = ContextVar(
+    "reports_shared_reads", default=None
+)
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within this block, figures read from the same set of rows (the period's tickets
+    opened, resolved, SLA clocks) share one query per set and period: a dashboard asks for
+    each set once rather than once per figure. Outside it, every call reads afresh."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _shared(name: str, f: Filters, read: Callable[[], Any]) -> Any:
+    memo = _SHARED.get()
+    if memo is None:
+        return read()
+    key = (name, f)
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
 def _in(f: Filters, column: str) -> Q:
     return Q(**{f"{column}__gte": f.start, f"{column}__lt": f.end})
 
@@ -181,13 +212,77 @@ def resolved(f: Filters) -> QuerySet[Ticket]:
     return tickets_filtered(f).filter(_in(f, "resolved_at"))
 
 
+def _opened_facts(f: Filters) -> dict[str, Any]:
+    """The figures over the tickets opened in the period, in one pass over the created_at
+    range: how many, how many are resolved, how many got a first response and its median."""
+
+    def read() -> dict[str, Any]:
+        responded = Q(first_responded_at__isnull=False)
+        return created(f).aggregate(
+            n=Count("pk"),
+            done=Count("pk", filter=Q(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])),
+            responded=Count("pk", filter=responded),
+            response_median=PercentileCont(
+                _seconds(F("first_responded_at") - F("created_at")), 0.5, filter=responded
+            ),
+        )
+
+    row: dict[str, Any] = _shared("opened", f, read)
+    return row
+
+
+def _opened_links(f: Filters) -> dict[str, Any]:
+    """Of the tickets opened in the period: how many were escalated a tier up, how many
+    were preceded by a knowledge-base search of their requester (one probe each per ticket)."""
+
+    def read() -> dict[str, Any]:
+        return created(f).aggregate(
+            escalated=Count("pk", filter=Q(_escalated())),
+            kb_used=Count("pk", filter=Q(_searched_before())),
+        )
+
+    row: dict[str, Any] = _shared("opened_links", f, read)
+    return row
+
+
+def _resolved_facts(f: Filters) -> dict[str, Any]:
+    """The figures over the tickets resolved in the period, in one pass over the
+    resolved_at range: how many, the median resolution time."""
+
+    def read() -> dict[str, Any]:
+        return resolved(f).aggregate(
+            n=Count("pk"),
+            resolution_median=PercentileCont(_seconds(F("resolved_at") - F("created_at")), 0.5),
+        )
+
+    row: dict[str, Any] = _shared("resolved", f, read)
+    return row
+
+
+def _resolved_history(f: Filters) -> dict[str, Any]:
+    """Of the tickets resolved in the period: how many had been reopened, how many were
+    resolved at first contact (one staff public reply, never reopened). Two queries."""
+
+    def read() -> dict[str, Any]:
+        row = resolved(f).aggregate(n=Count("pk"), reopened_n=Count("pk", filter=Q(_reopened())))
+        row["first_contact"] = first_contact_tickets(f).count()
+        return row
+
+    row: dict[str, Any] = _shared("resolved_history", f, read)
+    return row
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 1)
+
+
 def volume(f: Filters) -> Figure:
-    n = created(f).count()
+    n = _opened_facts(f)["n"]
     return Figure("volume", "Tickets opened", n, "tickets", n)
 
 
 def resolved_count(f: Filters) -> Figure:
-    n = resolved(f).count()
+    n = _resolved_facts(f)["n"]
     return Figure("resolved", "Tickets resolved", n, "tickets", n)
 
 
@@ -196,7 +291,8 @@ def _responded(f: Filters) -> QuerySet[Ticket]:
 
 
 def first_response(f: Filters) -> Figure:
-    value, n = _median_minutes(_responded(f), F("first_responded_at") - F("created_at"))
+    row = _opened_facts(f)
+    value, n = _minutes(row["response_median"]), row["responded"]
     return Figure("first_response", "First response (median, wall clock)", value, "min", n)
 
 
@@ -213,11 +309,39 @@ def _clocks(f: Filters, metric: str) -> QuerySet[SLATarget]:
     )
 
 
+def _clock_facts(f: Filters) -> dict[str, dict[str, Any]]:
+    """Per SLA metric, over the clocks started in the period, in one pass over the
+    started_at range: clocks decided and met in time (compliance), and the median business
+    time of the clocks met (used_seconds)."""
+
+    def read() -> dict[str, dict[str, Any]]:
+        met = Q(state=ClockState.MET, used_seconds__isnull=False)
+        rows = (
+            SLATarget.objects.filter(community_id__in=f.community_ids)
+            .filter(narrowed(f, community=False), started_at__gte=f.start, started_at__lt=f.end)
+            .exclude(state=ClockState.CANCELLED)
+            .order_by()
+            .values("metric")
+            .annotate(
+                decided=Count("pk", filter=_DECIDED),
+                in_time=Count("pk", filter=_IN_TIME),
+                met=Count("pk", filter=met),
+                median=PercentileCont("used_seconds", 0.5, filter=met),
+            )
+        )
+        return {r["metric"]: dict(r) for r in rows}
+
+    facts: dict[str, dict[str, Any]] = _shared("clocks", f, read)
+    return facts
+
+
+def _clock_fact(f: Filters, metric: str) -> dict[str, Any]:
+    return _clock_facts(f).get(metric) or {"decided": 0, "in_time": 0, "met": 0, "median": None}
+
+
 def _business_median(f: Filters, metric: str) -> tuple[float | None, int]:
-    met = _clocks(f, metric).filter(state=ClockState.MET, used_seconds__isnull=False)
-    row = met.aggregate(median=PercentileCont("used_seconds", 0.5), n=Count("pk"))
-    value = row["median"]
-    return (None if value is None else round(value / 60, 1)), row["n"]
+    row = _clock_fact(f, metric)
+    return _minutes(row["median"]), row["met"]
 
 
 def first_response_business(f: Filters) -> Figure:
@@ -228,7 +352,8 @@ def first_response_business(f: Filters) -> Figure:
 
 
 def resolution(f: Filters) -> Figure:
-    value, n = _median_minutes(resolved(f), F("resolved_at") - F("created_at"))
+    row = _resolved_facts(f)
+    value, n = _minutes(row["resolution_median"]), row["n"]
     hours = None if value is None else round(value / 60, 1)
     return Figure("resolution", "Resolution (median, wall clock)", hours, "h", n)
 
@@ -240,11 +365,7 @@ def resolution_business(f: Filters) -> Figure:
 
 
 def resolution_rate(f: Filters) -> Figure:
-    opened = created(f)
-    row = opened.aggregate(
-        n=Count("pk"),
-        done=Count("pk", filter=Q(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])),
-    )
+    row = _opened_facts(f)
     return Figure(
         "resolution_rate", "Resolution rate", _share(row["done"], row["n"]), "%", row["n"]
     )
@@ -256,9 +377,7 @@ _DECIDED = Q(state__in=[ClockState.MET, ClockState.BREACHED]) | Q(breached_at__i
 
 def _sla(metric: str, label: str) -> Callable[[Filters], Figure]:
     def compute(f: Filters) -> Figure:
-        row = _clocks(f, metric).aggregate(
-            decided=Count("pk", filter=_DECIDED), in_time=Count("pk", filter=_IN_TIME)
-        )
+        row = _clock_fact(f, metric)
         return Figure(
             f"sla_{metric}", label, _share(row["in_time"], row["decided"]), "%", row["decided"]
         )
@@ -283,34 +402,38 @@ def _reopened() -> Exists:
 
 
 def _staff_public_replies() -> Any:
-    """Public replies by staff on the ticket: a count per ticket, read through the
-    messages' (ticket, created_at) index."""
+    """Public replies by staff on the ticket, counted per ticket: one index-only probe of
+    the public messages' partial index (ticket_id INCLUDE author_id), staff as a hashed
+    set of ids. COUNT without GROUP BY: one row, 0 when none."""
     from django.db.models import IntegerField, Subquery
-    from django.db.models.functions import Coalesce
+
+    from core.models import User
 
     replies = (
         Message.objects.filter(
-            ticket=OuterRef("pk"), kind=Message.Kind.PUBLIC, author__is_staff=True
+            ticket=OuterRef("pk"),
+            kind=Message.Kind.PUBLIC,
+            author_id__in=User.objects.filter(is_staff=True).values("pk"),
         )
         .order_by()
-        .values("ticket")
-        .annotate(n=Count("pk"))
+        .annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
         .values("n")
     )
-    return Coalesce(Subquery(replies, output_field=IntegerField()), 0)
+    return Subquery(replies, output_field=IntegerField())
 
 
 def first_contact_tickets(f: Filters) -> QuerySet[Ticket]:
     return (
         resolved(f)
-        .annotate(staff_replies=_staff_public_replies(), reopened=_reopened())
-        .filter(staff_replies=1, reopened=False)
+        .exclude(_reopened())
+        .alias(staff_replies=_staff_public_replies())
+        .filter(staff_replies=1)
     )
 
 
 def first_contact_resolution(f: Filters) -> Figure:
-    total = resolved(f).count()
-    fcr = first_contact_tickets(f).count()
+    row = _resolved_history(f)
+    total, fcr = row["n"], row["first_contact"]
     return Figure(
         "first_contact_resolution", "First-contact resolution", _share(fcr, total), "%", total
     )
@@ -322,19 +445,21 @@ def reopened_tickets(f: Filters) -> QuerySet[Ticket]:
 
 
 def reopen_rate(f: Filters) -> Figure:
-    total = resolved(f).count()
-    reopened = reopened_tickets(f).count()
+    row = _resolved_history(f)
+    total, reopened = row["n"], row["reopened_n"]
     return Figure("reopen_rate", "Reopen rate", _share(reopened, total), "%", total)
 
 
+def _escalated() -> Exists:
+    return Exists(TierEscalation.objects.filter(ticket=OuterRef("pk"), direction="up"))
+
+
 def escalated_tickets(f: Filters) -> QuerySet[Ticket]:
-    up = TierEscalation.objects.filter(ticket=OuterRef("pk"), direction="up")
-    return created(f).filter(Exists(up))
+    return created(f).filter(_escalated())
 
 
 def escalation_rate(f: Filters) -> Figure:
-    total = created(f).count()
-    n = escalated_tickets(f).count()
+    total, n = _opened_facts(f)["n"], _opened_links(f)["escalated"]
     return Figure("escalation_rate", "Escalation rate", _share(n, total), "%", total)
 
 
@@ -774,10 +899,14 @@ def _searches(f: Filters) -> QuerySet[SearchLog]:
 
 
 def _kb_totals(f: Filters) -> dict[str, int]:
-    row = _searches(f).aggregate(
-        searches=Count("pk"), deflections=Count("pk", filter=deflected(timezone.now()))
-    )
-    return {k: int(v or 0) for k, v in row.items()}
+    def read() -> dict[str, int]:
+        row = _searches(f).aggregate(
+            searches=Count("pk"), deflections=Count("pk", filter=deflected(timezone.now()))
+        )
+        return {k: int(v or 0) for k, v in row.items()}
+
+    totals: dict[str, int] = _shared("searches", f, read)
+    return totals
 
 
 def deflection_rate(f: Filters) -> Figure:
@@ -795,28 +924,32 @@ def self_service_share(f: Filters) -> Figure:
     """Of the needs for help in the period (deflections plus tickets opened), the share the
     knowledge base answered."""
     t = _kb_totals(f)
-    opened = created(f).count()
+    opened = _opened_facts(f)["n"]
     total = t["deflections"] + opened
     return Figure(
         "self_service_share", "Self-service share", _share(t["deflections"], total), "%", total
     )
 
 
-def kb_used_tickets(f: Filters) -> QuerySet[Ticket]:
+def _searched_before() -> Exists:
     window = timedelta(days=int(getattr(settings, "KB_DEFLECTION_DAYS", 7)))
-    searched = SearchLog.objects.filter(
-        user_id=OuterRef("requester_id"),
-        created_at__lte=OuterRef("created_at"),
-        created_at__gt=OuterRef("created_at") - window,
+    return Exists(
+        SearchLog.objects.filter(
+            user_id=OuterRef("requester_id"),
+            created_at__lte=OuterRef("created_at"),
+            created_at__gt=OuterRef("created_at") - window,
+        )
     )
-    return created(f).filter(Exists(searched))
+
+
+def kb_used_tickets(f: Filters) -> QuerySet[Ticket]:
+    return created(f).filter(_searched_before())
 
 
 def kb_usage(f: Filters) -> Figure:
     """Of the tickets opened in the period, the share whose requester searched the knowledge
     base (or was shown suggestions) within KB_DEFLECTION_DAYS before opening it."""
-    total = created(f).count()
-    used = kb_used_tickets(f).count()
+    total, used = _opened_facts(f)["n"], _opened_links(f)["kb_used"]
     return Figure(
         "kb_usage", "Knowledge-base usage before a request", _share(used, total), "%", total
     )

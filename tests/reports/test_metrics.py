@@ -422,3 +422,36 @@ def test_deflection_self_service_and_knowledge_base_usage():
     behind = metrics.tickets_behind("kb_usage", f)
     assert behind is not None
     assert list(behind.values_list("requester", flat=True)) == [alice.pk]
+
+
+# ---------------------------------------------------------------- shared reads
+
+
+def test_a_dashboard_s_shared_reads_give_the_same_figures_with_one_query_per_row_set(
+    django_assert_num_queries,
+):
+    community = CommunityFactory.create()
+    _resolve(ticket(community))
+    _resolve(ticket(community), staff_replies=2)
+    _resolve(ticket(community), reopened=True)
+    t = ticket(community, first_responded_at=START + 2 * H)
+    _clock(t, "first_response", "met", due_in=H, met_in=30 * M, used=1200)
+    _clock(t, "resolution", "breached", due_in=H, breached_in=2 * H)
+    f = period(community)
+    keys = [k for k in metrics.METRICS if k not in ("utilisation", "budget_used")]
+    fresh = {k: metrics.compute(k, f) for k in keys}
+    with metrics.shared_reads():
+        shared = {k: metrics.compute(k, f) for k in keys}
+        # Everything read from the opened, resolved and clock sets is read once.
+        with django_assert_num_queries(0):
+            for k in ("volume", "resolved", "first_response", "resolution", "resolution_rate",
+                      "first_contact_resolution", "reopen_rate", "escalation_rate",
+                      "sla_first_response", "sla_resolution", "first_response_business"):  # fmt: skip
+                metrics.compute(k, f)
+    assert shared == fresh
+    assert (fresh["first_contact_resolution"].value, fresh["reopen_rate"].value) == (33.3, 33.3)
+    assert fresh["sla_first_response"].value == 100.0
+    assert fresh["sla_resolution"].value == 0.0
+    # Outside the block nothing is kept: a new ticket counts at once.
+    ticket(community)
+    assert metrics.volume(f).value == 5

@@ -284,6 +284,29 @@ def fill_synthetic(seed: int = 5) -> int:
     return len(missing)
 
 
+def embed_sample(size: int) -> dict[str, Any]:
+    """The embedding rate measured now, on `size` articles' texts (what the worker embeds,
+    batches of 128, nothing stored): the time for the whole knowledge base at this rate,
+    when the articles were embedded earlier, or on a busier machine."""
+    from knowledgebase.models import Article
+    from knowledgebase.search import embeddings
+
+    encode = embeddings.encoder()
+    if encode is None or size <= 0:
+        return {}
+    texts = [
+        embeddings.article_text(a.title, a.summary, a.tags, a.body)
+        for a in Article.objects.order_by("pk").only("title", "summary", "tags", "body")[:size]
+    ]
+    encode(texts[:8])  # warm up
+    started = time.perf_counter()
+    for start in range(0, len(texts), 128):
+        encode(texts[start : start + 128])
+    seconds = time.perf_counter() - started
+    print(f"  embedding sample: {len(texts)} articles in {seconds:.1f} s", flush=True)
+    return {"articles": len(texts), "seconds": seconds, "threads": embeddings.torch_threads()}
+
+
 @contextlib.contextmanager
 def gunicorn(*, workers: int, redis_url: str, log_path: Path) -> Iterator[Server]:
     """gunicorn on the bench database, as bench.api_bench runs it, but with a worker timeout
@@ -414,6 +437,19 @@ def embedding_sentence(result: dict[str, Any]) -> str:
     )
 
 
+def sample_sentence(result: dict[str, Any]) -> str:
+    sample = result.get("embed_sample") or {}
+    if not sample:
+        return ""
+    per_article = sample["seconds"] / sample["articles"]
+    return (
+        f"Embedding rate measured at the time of this run on a sample of {sample['articles']:,} "
+        f"articles (batches of 128, {sample['threads']} torch threads, nothing stored): "
+        f"{per_article * 1000:.1f} ms per article, so the whole knowledge base "
+        f"({result['articles']:,} articles) would take about **{per_article * result['articles'] / 60:.0f} min**."
+    )
+
+
 def markdown(result: dict[str, Any]) -> str:
     def row(label: str, figures: dict[str, Any], target: float) -> str:
         met = "met" if figures["p95_ms"] <= target and not figures["errors"] else "**not met**"
@@ -439,6 +475,7 @@ def markdown(result: dict[str, Any]) -> str:
             row("`GET /api/v1/kb/suggest/?q=`", result["suggest"], SUGGEST_P95_MS),
             "",
             embedding_sentence(result),
+            sample_sentence(result),
             f"Inserting them (the trigger indexing each): {result['load_seconds']:.0f} s."
             if result["load_seconds"]
             else "",
@@ -465,6 +502,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="after the budget, give the rest noisy copies of real embeddings",
     )
+    parser.add_argument(
+        "--embed-sample",
+        type=int,
+        default=512,
+        help="articles whose embedding is timed now (not stored) to give the current rate",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "kb.json")
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args(argv)
@@ -484,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     load_seconds = load_seconds or previous.get("load_seconds", 0.0)
     synthetic = fill_synthetic() if args.fill_synthetic else previous.get("synthetic", 0)
     refresh_lexemes()
+    sample = embed_sample(args.embed_sample)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({**previous, "embedded": embedded, "embed_seconds": embed_seconds,
                                      "synthetic": synthetic, "load_seconds": load_seconds}))  # fmt: skip
@@ -520,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         "embedded": embedded,
         "embed_seconds": embed_seconds,
         "synthetic": synthetic,
+        "embed_sample": sample,
         "load_seconds": load_seconds,
         "workers": args.workers,
         "concurrency": args.concurrency,

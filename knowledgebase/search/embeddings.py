@@ -173,6 +173,11 @@ def _mean_of_one(model: Any, ids: Any) -> Any:
     return hidden.mean(1)
 
 
+def torch_threads() -> int:
+    """The torch threads of this process (KB_SEARCH_TORCH_THREADS, one by default)."""
+    return int(os.environ.get("KB_SEARCH_TORCH_THREADS", "1"))
+
+
 def _load() -> Encoder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -180,7 +185,7 @@ def _load() -> Encoder:
 
     # Web processes serve one request at a time per process: one thread each keeps
     # several processes from fighting over the cores.
-    torch.set_num_threads(int(os.environ.get("KB_SEARCH_TORCH_THREADS", "1")))
+    torch.set_num_threads(torch_threads())
     return _Encoder()
 
 

@@ -859,24 +859,88 @@ class UptimeRow:
 
 
 def uptime_rows(community_ids: tuple[int, ...], now: datetime | None = None) -> list[UptimeRow]:
-    """Each community's uptime this month so far (incidents.uptime, its plan's guarantee)."""
+    """Each community's uptime this month so far, as incidents.uptime.community_uptime
+    computes it (the plan's guarantee and maintenance allowance, the incidents that affected
+    the community, fully degraded-only ones left out), read for all the communities at once:
+    five queries whatever their number."""
     from zoneinfo import ZoneInfo
 
-    from incidents.uptime import community_uptime
+    from incidents.models import IncidentComponent, MaintenanceAllowance
+    from incidents.states import Degree
+    from incidents.uptime import Span, compute, month_bounds, parse_allowance
 
     now = now or timezone.now()
-    rows = []
-    for community in (
+    communities = list(
         Community.objects.filter(pk__in=community_ids)
         .select_related("service_plan")
         .order_by("name")
-    ):
-        local = now.astimezone(ZoneInfo(community.time_zone))
-        figure = community_uptime(community=community, year=local.year, month=local.month, now=now)
+    )
+    if not communities:
+        return []
+    months: dict[int, tuple[ZoneInfo, int, int, datetime, datetime]] = {}
+    for community in communities:
+        zone = ZoneInfo(community.time_zone)
+        local = now.astimezone(zone)
+        start, end = month_bounds(local.year, local.month, zone)
+        months[community.pk] = (zone, local.year, local.month, start, end)
+    allowances = {
+        a.plan_id: (a.minutes, a.period)
+        for a in MaintenanceAllowance.objects.filter(
+            plan_id__in={c.service_plan_id for c in communities}
+        )
+    }
+    # A weekly allowance's first week may start before the month.
+    look_from = min(m[3] for m in months.values()) - timedelta(days=7)
+    affected: dict[int, list[int]] = {}
+    for incident_id, community_id in IncidentCommunity.objects.filter(
+        community_id__in=[c.pk for c in communities],
+        incident__impact_started_at__lt=max(m[4] for m in months.values()),
+    ).values_list("incident_id", "community_id"):
+        affected.setdefault(community_id, []).append(incident_id)
+    ids = {i for found in affected.values() for i in found}
+    incidents = {
+        i.pk: i
+        for i in Incident.objects.filter(pk__in=ids)
+        .exclude(mitigated_at__lt=look_from)
+        .exclude(resolved_at__lt=look_from)
+        .only("pk", "impact_started_at", "mitigated_at", "resolved_at", "maintenance")
+    }
+    degrees: dict[int, set[str]] = {}
+    for incident_id, degree in IncidentComponent.objects.filter(
+        incident_id__in=list(incidents)
+    ).values_list("incident_id", "degree"):
+        degrees.setdefault(incident_id, set()).add(degree)
+    rows = []
+    for community in communities:
+        zone, year, month, start, end = months[community.pk]
+        plan = community.service_plan
+        minutes, period = allowances.get(plan.pk) or parse_allowance(plan.maintenance_window)
+        outages: list[Span] = []
+        planned: list[Span] = []
+        for incident_id in affected.get(community.pk, []):
+            incident = incidents.get(incident_id)
+            if incident is None or incident.impact_started_at >= end:
+                continue
+            week_before = start - timedelta(days=7)
+            if (incident.mitigated_at is not None and incident.mitigated_at < week_before) or (
+                incident.resolved_at is not None and incident.resolved_at < week_before
+            ):
+                continue
+            found = degrees.get(incident.pk)
+            if found and found == {Degree.DEGRADED}:
+                continue
+            stop = incident.mitigated_at or incident.resolved_at or now
+            span = (incident.impact_started_at, min(stop, now))
+            (planned if incident.maintenance else outages).append(span)
+        figure = compute(
+            outages=outages, planned=planned, start=start, end=end, zone=zone,
+            guarantee=Decimal(plan.uptime_guarantee), credit_percent=plan.downtime_credit_percent,
+            allowance_minutes=minutes, allowance_period=period,
+        )  # fmt: skip
         rows.append(
             UptimeRow(
                 community=community.name,
-                month=f"{local.year}-{local.month:02d}",
+                month=f"{year}-{month:02d}",
                 uptime_percent=float(figure.uptime_percent),
                 guarantee=float(figure.guarantee),
                 met=figure.met,

@@ -455,3 +455,54 @@ def test_a_dashboard_s_shared_reads_give_the_same_figures_with_one_query_per_row
     # Outside the block nothing is kept: a new ticket counts at once.
     ticket(community)
     assert metrics.volume(f).value == 5
+
+
+# ---------------------------------------------------------------- uptime
+
+
+@pytest.fixture
+def real_time():
+    """The incident services stamp their own clock: uptime runs at the real time."""
+    with time_machine.travel(datetime.now(UTC), tick=True):
+        yield
+
+
+@pytest.mark.usefixtures("real_time")
+def test_uptime_rows_read_all_communities_at_once_as_each_community_s_figure(
+    django_assert_num_queries,
+):
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from communities.models import ServicePlan
+    from incidents.models import IncidentComponent, Service
+    from incidents.services.updates import incident_update_post
+    from incidents.uptime import community_uptime
+    from tests.incidents.factories import declare
+
+    plan = ServicePlan.objects.create(
+        name="P", slug="p", uptime_guarantee=Decimal("99.9"), downtime_credit_percent=100,
+        maintenance_window="8-hour weekly",
+    )  # fmt: skip
+    hit = CommunityFactory.create(service_plan=plan, time_zone="UTC", name="A hit")
+    other = CommunityFactory.create(service_plan=plan, time_zone="Europe/Berlin", name="B other")
+    outage = declare(communities=[hit])
+    incident_update_post(incident=outage, actor=outage.commander, body="Fixed.", status="resolved")
+    degraded = declare(communities=[hit, other])
+    component = Service.objects.create(name="API").components.create(name="REST")
+    IncidentComponent.objects.create(incident=degraded, component=component, degree="degraded")
+    planned = declare(communities=[other], maintenance=True)
+    outage.refresh_from_db()
+    now = outage.resolved_at + timedelta(minutes=5)
+    planned.refresh_from_db()
+    with django_assert_num_queries(5):
+        rows = metrics.uptime_rows((hit.pk, other.pk), now=now)
+    for row, community in zip(rows, (hit, other), strict=True):
+        local = now.astimezone(ZoneInfo(community.time_zone))
+        figure = community_uptime(community=community, year=local.year, month=local.month, now=now)
+        assert (row.community, row.uptime_percent, row.downtime_minutes, row.met) == (
+            community.name,
+            float(figure.uptime_percent),
+            int(figure.downtime.total_seconds() // 60),
+            figure.met,
+        )

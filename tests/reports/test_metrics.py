@@ -493,6 +493,7 @@ def test_uptime_rows_read_all_communities_at_once_as_each_community_s_figure(
     IncidentComponent.objects.create(incident=degraded, component=component, degree="degraded")
     planned = declare(communities=[other], maintenance=True)
     outage.refresh_from_db()
+    assert outage.resolved_at is not None
     now = outage.resolved_at + timedelta(minutes=5)
     planned.refresh_from_db()
     with django_assert_num_queries(5):

@@ -237,7 +237,11 @@ def _opened_links(f: Filters) -> dict[str, Any]:
 
     def read() -> dict[str, Any]:
         return created(f).aggregate(
-            escalated=Count("pk", filter=Q(_escalated())),
+            # A hashed set of the escalated tickets, not a probe per ticket.
+            escalated=Count(
+                "pk",
+                filter=Q(pk__in=TierEscalation.objects.filter(direction="up").values("ticket_id")),
+            ),
             kb_used=Count("pk", filter=Q(_searched_before())),
         )
 
@@ -247,28 +251,16 @@ def _opened_links(f: Filters) -> dict[str, Any]:
 
 def _resolved_facts(f: Filters) -> dict[str, Any]:
     """The figures over the tickets resolved in the period, in one pass over the
-    resolved_at range: how many, the median resolution time."""
+    resolved_at range: how many, the median resolution time, how many had been reopened."""
 
     def read() -> dict[str, Any]:
         return resolved(f).aggregate(
             n=Count("pk"),
             resolution_median=PercentileCont(_seconds(F("resolved_at") - F("created_at")), 0.5),
+            reopened_n=Count("pk", filter=Q(_reopened())),
         )
 
     row: dict[str, Any] = _shared("resolved", f, read)
-    return row
-
-
-def _resolved_history(f: Filters) -> dict[str, Any]:
-    """Of the tickets resolved in the period: how many had been reopened, how many were
-    resolved at first contact (one staff public reply, never reopened). Two queries."""
-
-    def read() -> dict[str, Any]:
-        row = resolved(f).aggregate(n=Count("pk"), reopened_n=Count("pk", filter=Q(_reopened())))
-        row["first_contact"] = first_contact_tickets(f).count()
-        return row
-
-    row: dict[str, Any] = _shared("resolved_history", f, read)
     return row
 
 
@@ -432,8 +424,8 @@ def first_contact_tickets(f: Filters) -> QuerySet[Ticket]:
 
 
 def first_contact_resolution(f: Filters) -> Figure:
-    row = _resolved_history(f)
-    total, fcr = row["n"], row["first_contact"]
+    total = _resolved_facts(f)["n"]
+    fcr: int = _shared("first_contact", f, lambda: first_contact_tickets(f).count())
     return Figure(
         "first_contact_resolution", "First-contact resolution", _share(fcr, total), "%", total
     )
@@ -445,7 +437,7 @@ def reopened_tickets(f: Filters) -> QuerySet[Ticket]:
 
 
 def reopen_rate(f: Filters) -> Figure:
-    row = _resolved_history(f)
+    row = _resolved_facts(f)
     total, reopened = row["n"], row["reopened_n"]
     return Figure("reopen_rate", "Reopen rate", _share(reopened, total), "%", total)
 

@@ -4,7 +4,7 @@ docs/metrics.md gives each definition in words; this module is the definition. A
 is a function of `Filters` (the period [start, end), the communities in the viewer's scope
 and the narrowing filters) returning a `Figure`; `tickets_behind(key, filters)` returns the
 tickets a figure counts, for the drill-down. Nothing here is stored: the dashboards read
-indexed ranges of the source tables (docs/reporting.md, "Why no roll-ups").
+indexed ranges of the source tables (docs/reporting.md, "Indexes, not roll-ups").
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from communities.models import Community, ServicePlan
 from core.models import User
+from incidents.defaults import defaults_ensure
 from incidents.models import (
     AllowancePeriod,
     Component,
@@ -51,6 +52,7 @@ MAINTENANCE_KEY = "demo:tides-maintenance"
 
 
 def seed() -> None:
+    defaults_ensure()
     components = _services()
     _allowances()
     agents = {u.email: u for u in User.objects.filter(email__startswith="agent", is_staff=True)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from core.api.fields import InstantField
@@ -19,6 +20,7 @@ from incidents.models import (
 from incidents.states import Level, Status
 
 
+@extend_schema_serializer(component_name="IncidentPerson")
 class PersonSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField(source="display_name")
@@ -135,6 +137,7 @@ class ChangeSerializer(serializers.Serializer[Any]):
     resolved_at = InstantField(required=False, allow_null=True)
 
 
+@extend_schema_serializer(component_name="IncidentTransition")
 class TransitionSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=Status.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="")

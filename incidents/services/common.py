@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from core.models import User
+from incidents.defaults import default_severity
 from incidents.errors import IncidentClosed, IncidentNotFound, UnknownSeverity
 from incidents.models import EntryKind, Incident, SeverityDefinition, TimelineEntry
 from incidents.states import Level, Status
@@ -38,9 +39,8 @@ def check_level(value: str) -> str:
 
 def definition(level: str) -> SeverityDefinition:
     found = SeverityDefinition.objects.filter(level=level).first()
-    if found is None:  # the seeded rows were deleted: fall back on seed 001's cadence
-        minutes = {"SEV1": 30, "SEV2": 60, "SEV3": 240}.get(level, 0)
-        return SeverityDefinition(level=level, name=level, update_minutes=minutes)
+    if found is None:  # the seeded row was deleted: fall back on the defaults
+        return default_severity(level)
     return found
 
 

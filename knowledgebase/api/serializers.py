@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from knowledgebase.models import Article, ArticleFeedback, ArticleKind, Audience, Category
 from knowledgebase.states import TRANSITIONS
 
 
+@extend_schema_serializer(component_name="ArticleCategory")
 class CategorySerializer(serializers.ModelSerializer[Category]):
     parent: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(  # type: ignore[assignment]
         slug_field="slug", read_only=True
@@ -113,6 +115,7 @@ class ArticleUpdateSerializer(ArticleWriteSerializer):
     body = serializers.CharField(required=False)
 
 
+@extend_schema_serializer(component_name="ArticleTransition")
 class TransitionSerializer(serializers.Serializer[Any]):
     transition = serializers.ChoiceField(choices=sorted(TRANSITIONS))
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)

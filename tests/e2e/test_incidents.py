@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from incidents.defaults import defaults_ensure
 from incidents.models import Incident, Postmortem, StatusUpdate
 from incidents.services.updates import update_fan_out, update_replies_send
 from tests.browser import log_in, screenshot
@@ -33,6 +34,7 @@ def _run_fan_outs() -> None:
 
 
 def test_declare_update_banner_reply_resolve_postmortem(page, browser, live_server):
+    defaults_ensure()  # an earlier browser test's flush removed the migration's templates
     community = CommunityFactory.create(name="Aurora Climate Hub")
     representative = MembershipFactory.create(community=community, role="representative").user
     agent = AgentFactory.create(first_name="Ravi", last_name="Iyer")

@@ -54,10 +54,15 @@ def test_a_representative_opens_a_ticket_directly_with_its_first_message(
         ("routing.handlers.route_ticket", "routing", "pending"),
         ("slas.handlers.sync_ticket_clocks", "slas", "pending"),
         ("tickets.notifications.acknowledge_request", "default", "pending"),
+        ("reports.handlers.refresh_ticket_priority", "default", "pending"),
     }
-    assert sorted(enqueued, key=lambda task: task["queue"]) == [
+    assert sorted(enqueued, key=lambda task: (task["queue"], task["kwargs"]["delivery_id"])) == [
         {
             "kwargs": {"delivery_id": deliveries["tickets.notifications.acknowledge_request"].pk},
+            "queue": "default",
+        },
+        {
+            "kwargs": {"delivery_id": deliveries["reports.handlers.refresh_ticket_priority"].pk},
             "queue": "default",
         },
         {
@@ -81,6 +86,7 @@ def test_routing_is_recorded_in_the_same_transaction_and_enqueued_only_after_com
         "routing.handlers.route_ticket",
         "slas.handlers.sync_ticket_clocks",
         "tickets.notifications.acknowledge_request",
+        "reports.handlers.refresh_ticket_priority",
     }
     assert enqueued == []
     assert len(callbacks) == 1

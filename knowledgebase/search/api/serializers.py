@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 
@@ -28,6 +29,7 @@ class HitSerializer(serializers.Serializer[object]):
     )
 
 
+@extend_schema_serializer(component_name="ArticleSuggestion")
 class SuggestionSerializer(serializers.Serializer[object]):
     id = serializers.IntegerField(source="article_id")
     title = serializers.CharField()

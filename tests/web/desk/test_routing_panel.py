@@ -340,7 +340,7 @@ def _grow_history(ticket, agent, *, escalations: int) -> None:
 # satisfaction panel in one), 2 for the SLA panel of a ticket whose clocks have not run (its
 # TicketSLA, its clocks), and 5 for the routing panel (routing_decision_latest's four, then
 # the earlier decisions).
-PAGE_QUERIES = 23
+PAGE_QUERIES = 24  # with the incidents panel's one
 
 
 def test_the_ticket_page_pins_its_queries(desk, agent, routed, django_assert_num_queries):

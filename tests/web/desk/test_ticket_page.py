@@ -705,6 +705,8 @@ def test_the_default_panels(desk, ticket):
         "Attachments",
         "Why was this routed here?",
         "Knowledge base",
+        "Priority",
+        "Incidents",
     ]
 
 

@@ -169,5 +169,6 @@ def test_the_home_page_takes_the_same_queries_for_2_or_20_requests(
     for _ in range(18):
         open_request(community, member)
 
-    # session, user, roles, communities, roles (ticket_scope), count, page, awaiting approval
-    assert _count_queries(client) == few == 8
+    # session, user, roles, communities, roles (ticket_scope), count, page, awaiting approval,
+    # and the incident banner's two (active incidents, their latest public updates)
+    assert _count_queries(client) == few == 10

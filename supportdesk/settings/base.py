@@ -492,6 +492,22 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# ---------------------------------------------------------------- knowledge base
+# docs/knowledgebase.md. Anonymous visitors read published public articles (portal and API).
+KB_ANONYMOUS_READ = env.bool("KB_ANONYMOUS_READ", default=False)
+# Publishing needs a reviewer other than the article's author.
+KB_REVIEWER_MUST_DIFFER = env.bool("KB_REVIEWER_MUST_DIFFER", default=True)
+# A published article is due for review this long after publishing or its last review;
+# its owner is reminded once per period of this many days while it is overdue.
+KB_REVIEW_INTERVAL_DAYS = env.int("KB_REVIEW_INTERVAL_DAYS", default=90)
+KB_REVIEW_REMINDER_PERIOD_DAYS = env.int("KB_REVIEW_REMINDER_PERIOD_DAYS", default=7)
+CELERY_TASK_ROUTES["knowledgebase.remind_reviews"] = {"queue": "default"}
+CELERY_BEAT_SCHEDULE["kb-remind-reviews"] = {
+    "task": "knowledgebase.remind_reviews",
+    "schedule": 3600.0,
+    "options": {"expires": 1800},
+}
+
 # ---------------------------------------------------------------- incidents (docs/incidents.md)
 # Reminders (update due, no public update yet, postmortem due) and unfinished fan-outs.
 INCIDENTS_SWEEP_SECONDS = env.float("INCIDENTS_SWEEP_SECONDS", default=15.0)
@@ -528,20 +544,4 @@ CELERY_BEAT_SCHEDULE["kbsearch-embed-pending"] = {
     "task": "kbsearch.embed_pending",
     "schedule": KB_SEARCH_EMBED_SWEEP_SECONDS,
     "options": {"expires": KB_SEARCH_EMBED_SWEEP_SECONDS},
-}
-
-# ---------------------------------------------------------------- knowledge base
-# docs/knowledgebase.md. Anonymous visitors read published public articles (portal and API).
-KB_ANONYMOUS_READ = env.bool("KB_ANONYMOUS_READ", default=False)
-# Publishing needs a reviewer other than the article's author.
-KB_REVIEWER_MUST_DIFFER = env.bool("KB_REVIEWER_MUST_DIFFER", default=True)
-# A published article is due for review this long after publishing or its last review;
-# its owner is reminded once per period of this many days while it is overdue.
-KB_REVIEW_INTERVAL_DAYS = env.int("KB_REVIEW_INTERVAL_DAYS", default=90)
-KB_REVIEW_REMINDER_PERIOD_DAYS = env.int("KB_REVIEW_REMINDER_PERIOD_DAYS", default=7)
-CELERY_TASK_ROUTES["knowledgebase.remind_reviews"] = {"queue": "default"}
-CELERY_BEAT_SCHEDULE["kb-remind-reviews"] = {
-    "task": "knowledgebase.remind_reviews",
-    "schedule": 3600.0,
-    "options": {"expires": 1800},
 }

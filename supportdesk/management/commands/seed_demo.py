@@ -109,10 +109,10 @@ DEMO_SEEDERS: list[str] = [
     "incidents.oncall.demo.seed",
     # After the on-call demo: its policies page the "Primary" and "Backup" schedules.
     "incidents.paging.demo.seed",
-    # Budget periods, the support leads' group and three months of finished tickets.
-    "reports.demo.seed",
     # After paging: a closed SEV1 outage last month with its postmortem (uptime and credits).
     "incidents.demo.seed",
+    # Budget periods, the support leads' group and three months of finished tickets.
+    "reports.demo.seed",
     # The knowledge base: seed 000's categories, articles written for the demo product.
     "knowledgebase.demo.seed",
 ]

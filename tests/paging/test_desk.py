@@ -487,3 +487,13 @@ def test_each_form_of_a_page_has_its_own_field_ids(desk, policy):
     assert "unacknowledge_reason" in ids
     assert "resolve_reason" in ids
     assert len(ids) == len(set(ids))
+
+
+def test_an_open_page_offers_to_declare_an_incident_for_it(desk, policy):
+    page = make_page(policy)
+    resolved = make_page(policy, state="resolved")
+
+    html = desk.get(f"/desk/pages/{page.pk}/").content.decode()
+
+    assert f'href="/desk/incidents/declare/?page={page.pk}"' in html
+    assert "declare-incident" not in desk.get(f"/desk/pages/{resolved.pk}/").content.decode()

@@ -462,6 +462,7 @@ CELERY_BEAT_SCHEDULE["paging-sweep"] = {
 
 # ---------------------------------------------------------------- reports
 from celery.schedules import crontab  # noqa: E402
+
 # docs/reporting.md. Who hears of a target's crossing, a budget notice and the weekly
 # summary: the members of this group (none: the superusers).
 REPORTS_LEADS_GROUP = env.str("REPORTS_LEADS_GROUP", default="Support leads")

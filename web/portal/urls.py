@@ -20,7 +20,9 @@ urlpatterns = [
     path("reports/", report_views.reports, name="reports"),
     path("reports/<str:table>.csv", report_views.export, name="reports_export"),
     path("reports/<slug:slug>/", report_views.reports, name="community_report"),
-    path("reports/<slug:slug>/<str:table>.csv", report_views.export, name="community_report_export"),
+    path(
+        "reports/<slug:slug>/<str:table>.csv", report_views.export, name="community_report_export"
+    ),
     path("incidents/", incident_views.incidents, name="incidents"),
     path("incidents/<int:incident_id>/", incident_views.incident, name="incident"),
     path("kb/", kb_views.kb_home, name="kb"),

@@ -156,7 +156,10 @@ def _incident_requests(world, agent):
     from incidents.services.postmortems import action_item_add
 
     incident = incident_declare(
-        actor=agent, title="Hub down", severity="SEV2", tickets=[world["ticket"]],
+        actor=agent,
+        title="Hub down",
+        severity="SEV2",
+        tickets=[world["ticket"]],
         maintenance=True,
     )
     item = action_item_add(incident=incident, actor=agent, title="Alert", owner=agent)

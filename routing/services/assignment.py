@@ -18,10 +18,11 @@ caller's transaction ends): two workers routing at once count each other's assig
 cannot push an agent past capacity, yet they only wait for each other when they want the
 same agent.
 
-A worker routing a batch of tickets in one transaction passes a `Batch`: what `choose`
-reads (the pool, who has the skill, the loads, each community's recent work) is read once
-per batch and kept up to date as the batch assigns, and an agent already claimed in the
-batch is not locked and counted again, so each ticket after the first costs no queries here.
+A worker routing a batch of tickets in one transaction passes a `Batch`, which first locks
+every agent of the pools the batch needs (`Batch.lock_pools`): what `choose` reads (the
+pool, who has the skill, the loads, each community's recent work) is then read once per
+batch under those locks and kept up to date as the batch assigns, and `claim` needs no
+lock or count of its own, so each ticket after the first costs no queries here.
 """
 
 from __future__ import annotations
@@ -99,24 +100,21 @@ class Batch:
     # community id → {agent's user id: last worked}, and whose work was read for it
     worked: dict[int, dict[int, datetime]] = field(default_factory=dict)
     worked_read: dict[int, set[int]] = field(default_factory=dict)
-    claimed: set[int] = field(default_factory=set)  # profile ids locked in this batch
     assigned_at: dict[int, datetime] = field(default_factory=dict)  # profile id → when
 
     def lock_pools(self, pools: set[tuple[str, Team | None]]) -> None:
         """Lock the profiles of every agent of these pools (tier, team), in one order, and
-        read the pools afresh under the lock."""
+        read the pools afresh under the lock. `choose` reads only the pools locked here."""
         if not pools:
             return
         keys = [(tier, team.pk if team else None) for tier, team in pools]
         everyone = AgentProfile.objects.none()
         for tier, team_id in keys:
             everyone = everyone | pool(tier=tier, team_id=team_id)
-        self.claimed.update(
-            everyone.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
-        )
+        locking = everyone.select_for_update(of=("self",)).order_by("pk")
+        list(locking.values_list("pk", flat=True))  # takes the locks
         for tier, team_id in keys:
-            profiles = pool(tier=tier, team_id=team_id).select_related("user").order_by("pk")
-            self.pools[(tier, team_id)] = list(profiles)
+            self.pools[(tier, team_id)] = _pool_profiles(tier, team_id)
 
     def forget_counts(self) -> None:
         """Someone was given a ticket outside the batch's own count: count again."""
@@ -140,12 +138,8 @@ class Batch:
             AgentProfile.objects.bulk_update(profiles, ["last_assigned_at"])
 
 
-def _batch_pool(batch: Batch, tier: str, team: Team | None) -> list[AgentProfile]:
-    key = (tier, team.pk if team else None)
-    if key not in batch.pools:
-        profiles = pool(tier=tier, team_id=key[1]).select_related("user")
-        batch.pools[key] = list(profiles.order_by("pk"))
-    return batch.pools[key]
+def _pool_profiles(tier: str, team_id: int | None) -> list[AgentProfile]:
+    return list(pool(tier=tier, team_id=team_id).select_related("user").order_by("pk"))
 
 
 def _batch_skilled(
@@ -298,11 +292,8 @@ def choose(
     (capacity aside: the ticket is already theirs). `ticket_id`: the ticket being routed,
     left out of load and community counts.
     """
-    if batch is None:
-        profiles = pool(tier=tier, team_id=team.pk if team else None).select_related("user")
-        found = list(profiles.order_by("pk"))
-    else:
-        found = _batch_pool(batch, tier, team)
+    team_id = team.pk if team else None
+    found = _pool_profiles(tier, team_id) if batch is None else batch.pools[(tier, team_id)]
     ids = [p.pk for p in found]
     where = f"team {team.name}" if team else f"tier {tier.replace('_', ' ')}"
     if not found:
@@ -385,11 +376,11 @@ def claim(pick: Pick, *, ticket_id: int | None, batch: Batch | None = None) -> C
     locked. First without waiting (SKIP LOCKED: another worker is giving that agent a ticket
     right now, so the next in rank is tried), then, if every one was busy, waiting for them
     in rank order. Under the lock the agent's status and load are read again; one who went
-    away or filled up meanwhile is marked so and passed over. In a batch, an agent claimed
-    earlier in it is still locked, and their load is the batch's count."""
+    away or filled up meanwhile is marked so and passed over. A batch holds the locks of
+    every agent of its pools and counted their loads under them: its winner stands."""
     ranked = sorted((c for c in pick.candidates if c.eligible), key=lambda c: c.rank or 0)
-    if batch is not None and ranked and ranked[0].profile_id in batch.claimed:
-        return ranked[0]  # eligible by the batch's own count, which holds under the lock
+    if batch is not None:
+        return ranked[0] if ranked else None
     busy: list[Candidate] = []
     for wait, turn in ((False, ranked), (True, busy)):
         for c in list(turn):
@@ -408,11 +399,7 @@ def claim(pick: Pick, *, ticket_id: int | None, batch: Batch | None = None) -> C
             elif c.load >= c.capacity:
                 c.eligible, c.reason = False, f"full ({c.load} of {c.capacity})"
             else:
-                if batch is not None:
-                    batch.claimed.add(c.profile_id)
                 return c
-            if batch is not None:
-                batch.loads[c.user_id] = c.load
     return None
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from communities.selectors import membership_get
@@ -198,13 +199,15 @@ def _action_names(outcome: matching.RulesOutcome) -> dict[str, str]:
 # ---------------------------------------------------------------- routing a ticket
 
 
-def _locked(ticket: Ticket | int) -> Ticket:
-    ticket_id = ticket if isinstance(ticket, int) else ticket.pk
-    return (
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("community", "requester", "category__routing__required_skill")
-        .get(pk=ticket_id)
+def _for_routing() -> QuerySet[Ticket]:
+    """Tickets locked, with what routing reads of them."""
+    return Ticket.objects.select_for_update(of=("self",)).select_related(
+        "community", "requester", "category__routing__required_skill"
     )
+
+
+def _locked(ticket: Ticket | int) -> Ticket:
+    return _for_routing().get(pk=ticket if isinstance(ticket, int) else ticket.pk)
 
 
 def ticket_route(
@@ -247,13 +250,7 @@ def tickets_route(*, tickets: list[tuple[int, str]]) -> list[RoutingDecision]:
     deadlocking."""
     with transaction.atomic():
         ids = sorted({ticket_id for ticket_id, _ in tickets})
-        locked = {
-            t.pk: t
-            for t in Ticket.objects.select_for_update(of=("self",))
-            .select_related("community", "requester", "category__routing__required_skill")
-            .filter(pk__in=ids)
-            .order_by("pk")
-        }
+        locked = {t.pk: t for t in _for_routing().filter(pk__in=ids).order_by("pk")}
         routed = set(
             RoutingDecision.objects.filter(ticket_id__in=ids, trigger__in=FIRST_RUN).values_list(
                 "ticket_id", flat=True

@@ -11,24 +11,16 @@ from core import outbox
 from core.models import EventDelivery
 from slas.services.clocks import ticket_clocks_sync
 from tests.slas.conftest import berlin, sync
-from tests.slas.test_skipped_syncs import _snapshot, _step
-from tickets.services.lifecycle import ticket_open
+from tests.slas.test_clocks import open_ticket
+from tests.slas.test_skipped_syncs import SYNC, _snapshot, _step
 
 pytestmark = pytest.mark.django_db
 
-SYNC = "slas.handlers.sync_ticket_clocks"
-
 
 def test_a_backlog_of_syncs_runs_as_one_batch_with_each_ticket_once(desk):
-    def open_one():
-        return ticket_open(
-            community=desk.community, requester=desk.representative, subject="Hub down",
-            description="Every login returns 503.", opened_by=desk.representative,
-        )  # fmt: skip
-
     at = berlin("2024-06-03 10:00")
     with time_machine.travel(at, tick=False) as clock:
-        every, first, second = open_one(), open_one(), open_one()
+        every, first, second = (open_ticket(desk) for _ in range(3))
         sync(every)
         for step in ("assign", "customer message", "wait_on_customer", "severity high"):
             at += timedelta(minutes=47)

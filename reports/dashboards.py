@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from communities.models import Community
@@ -408,32 +408,32 @@ def community_table(f: Filters, drill: Drill) -> Table:
         .order_by("name")
     )
 
-    # Three indexed reads (created_at, resolved_at, the unresolved partial index) rather
-    # than one pass over every ticket of the communities.
-    def per_community(queryset: Any) -> dict[int, int]:
-        return dict(
-            queryset.values("community").annotate(n=Count("pk")).values_list("community", "n")
-        )
-
-    opened = per_community(metrics.created(f))
-    resolved = per_community(metrics.resolved(f))
-    open_now = per_community(metrics.backlog_tickets(f))
+    opened = metrics.counts_by_community("opened", f)
+    resolved = metrics.counts_by_community("resolved", f)
+    open_now = dict(
+        metrics.backlog_tickets(f)
+        .order_by()
+        .values("community")
+        .annotate(n=Count("pk"))
+        .values_list("community", "n")
+    )
     counts = {
         pk: {
-            "opened": opened.get(pk, 0),
-            "resolved": resolved.get(pk, 0),
+            "opened": opened.get(pk, {}).get("opened", 0),
+            "resolved": resolved.get(pk, {}).get("resolved", 0),
             "open_now": open_now.get(pk, 0),
         }
         for pk in f.community_ids
     }
     budgets = {b.community_id: b for b in metrics.budget_rows(f.community_ids)}
-    sla = _per_community_sla(f)
-    csat = _per_community_satisfaction(f)
+    first_response = metrics.sla_by_community(f, "first_response")
+    resolution = metrics.sla_by_community(f, "resolution")
+    csat = metrics.satisfaction_by_community(f)
     for community in communities:
         c: dict[str, Any] = dict(counts.get(community.pk) or {})
         params = {"community": community.slug}
         b = budgets.get(community.pk)
-        fr, res = sla.get((community.pk, "first_response")), sla.get((community.pk, "resolution"))
+        fr, res = first_response.get(community.pk), resolution.get(community.pk)
         table.rows.append(
             [
                 Cell(community.name),
@@ -460,29 +460,15 @@ def community_table(f: Filters, drill: Drill) -> Table:
     return table
 
 
-def _per_community_sla(f: Filters) -> dict[tuple[int, str], float | None]:
-    from slas.models import SLATarget
-
-    rows = (
-        SLATarget.objects.filter(community_id__in=f.community_ids)
-        .filter(metrics.narrowed(f, community=False), started_at__gte=f.start, started_at__lt=f.end)
-        .exclude(state="cancelled")
-        .values("community", "metric")
-        .annotate(
-            decided=Count("pk", filter=metrics._DECIDED),
-            in_time=Count("pk", filter=metrics._IN_TIME),
-        )
-    )
-    return {(r["community"], r["metric"]): metrics._share(r["in_time"], r["decided"]) for r in rows}
-
-
-def _per_community_satisfaction(f: Filters) -> dict[int, float | None]:
-    rows = (
-        metrics._answered(f)
-        .values(community=F("ticket__community"))
-        .annotate(n=Count("pk"), good=Count("pk", filter=Q(score="good")))
-    )
-    return {r["community"]: metrics._share(r["good"], r["n"]) for r in rows}
+COMMUNITY_CARDS = (
+    "volume",
+    "resolved",
+    "backlog",
+    "sla_first_response",
+    "sla_resolution",
+    "satisfaction",
+    "budget_used",
+)
 
 
 def community(f: Filters, drill: Drill) -> Dashboard:
@@ -492,19 +478,7 @@ def community(f: Filters, drill: Drill) -> Dashboard:
 
 def _community(f: Filters, drill: Drill) -> Dashboard:
     board = Dashboard("community", "Communities")
-    board.cards = cards(
-        (
-            "volume",
-            "resolved",
-            "backlog",
-            "sla_first_response",
-            "sla_resolution",
-            "satisfaction",
-            "budget_used",
-        ),
-        f,
-        drill,
-    )
+    board.cards = cards(COMMUNITY_CARDS, f, drill)
     board.tables.append(figures_table(board.cards))
     board.tables.append(community_table(f, drill))
     uptime = uptime_table(f)

@@ -3,13 +3,15 @@
 docs/metrics.md gives each definition in words; this module is the definition. A metric
 is a function of `Filters` (the period [start, end), the communities in the viewer's scope
 and the narrowing filters) returning a `Figure`; `tickets_behind(key, filters)` returns the
-tickets a figure counts, for the drill-down. Nothing here is stored: the dashboards read
-indexed ranges of the source tables (docs/reporting.md, "Indexes, not roll-ups").
+tickets a figure counts, for the drill-down. The counts and durations over tickets, SLA
+clocks and satisfaction answers are read from the daily roll-ups for the whole past days they
+hold and from the source rows for the rest (reports.rollups; the roll-ups are built with the
+functions here, so both ways give the same figure); docs/reporting.md, "Roll-ups".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -18,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import (
     Count,
     Exists,
@@ -29,7 +32,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
-from django.db.models.functions import Extract, TruncDate
+from django.db.models.functions import Cast, Extract, TruncDate
 from django.utils import timezone
 
 from communities.models import Community, Membership, SupportBudget, TimeEntry
@@ -37,6 +40,8 @@ from incidents.models import Incident, IncidentCommunity
 from incidents.paging.models import Page
 from knowledgebase.search.models import SearchLog
 from knowledgebase.search.selectors import deflected, with_outcome
+from reports import rollups
+from reports.rollups import Ranges
 from routing.models import AgentProfile, TierEscalation
 from slas.models import ClockState, Metric, SLATarget
 from slas.selectors.compliance import PercentileCont
@@ -145,8 +150,36 @@ def _shared(name: str, f: Filters, read: Callable[[], Any]) -> Any:
     return memo[key]
 
 
-def _in(f: Filters, column: str) -> Q:
-    return Q(**{f"{column}__gte": f.start, f"{column}__lt": f.end})
+def _in(f: Filters, column: str, ranges: Ranges | None = None) -> Q:
+    """The rows whose `column` falls in the period, or in any of `ranges` when given."""
+    if ranges is None:
+        return Q(**{f"{column}__gte": f.start, f"{column}__lt": f.end})
+    q = Q(pk__in=[])
+    for start, end in ranges:
+        q |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+    return q
+
+
+def _by_ticket(f: Filters) -> bool:
+    """The filters narrow by a ticket's own fields (the roll-ups hold whole communities)."""
+    return bool(f.tier or f.severity or f.channel or f.agent or f.team)
+
+
+def _split(f: Filters) -> rollups.Split:
+    """The period as the roll-ups' clean whole days and the source ranges (reports.rollups)."""
+
+    def read() -> rollups.Split:
+        community_ids = f.community_ids
+        if f.plan and not _by_ticket(f):
+            community_ids = tuple(
+                Community.objects.filter(pk__in=f.community_ids, service_plan_id=f.plan)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        return rollups.split(f.start, f.end, community_ids, by_ticket=_by_ticket(f))
+
+    found: rollups.Split = _shared("split", f, read)
+    return found
 
 
 # ------------------------------------------------------------------ figures
@@ -202,187 +235,306 @@ def _median_minutes(queryset: QuerySet[Any], expression: Any) -> tuple[float | N
 
 # Each metric: the tickets it counts (for the drill-down) and how it is computed.
 
+DONE = Q(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])
+_RESPONDED = Q(first_responded_at__isnull=False)
 
-def created(f: Filters) -> QuerySet[Ticket]:
-    return tickets_filtered(f).filter(_in(f, "created_at"))
+
+def created(f: Filters, ranges: Ranges | None = None) -> QuerySet[Ticket]:
+    return tickets_filtered(f).filter(_in(f, "created_at", ranges))
 
 
-def resolved(f: Filters) -> QuerySet[Ticket]:
+def resolved(f: Filters, ranges: Ranges | None = None) -> QuerySet[Ticket]:
     """Tickets whose (last) resolution fell in the period, confirmed since or not."""
-    return tickets_filtered(f).filter(_in(f, "resolved_at"))
+    return tickets_filtered(f).filter(_in(f, "resolved_at", ranges))
 
 
-def _opened_facts(f: Filters) -> dict[str, Any]:
-    """The figures over the tickets opened in the period, in one pass over the created_at
-    range: how many, how many are resolved, how many got a first response and its median."""
+def _per_community(
+    rows: QuerySet[Any], community: str, **aggregates: Any
+) -> dict[int, dict[str, int]]:
+    found = rows.order_by().values(community).annotate(**aggregates)
+    return {r[community]: {name: int(r[name] or 0) for name in aggregates} for r in found}
 
-    def read() -> dict[str, Any]:
-        responded = Q(first_responded_at__isnull=False)
-        return created(f).aggregate(
-            n=Count("pk"),
-            done=Count("pk", filter=Q(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])),
-            responded=Count("pk", filter=responded),
-            response_median=PercentileCont(
-                _seconds(F("first_responded_at") - F("created_at")), 0.5, filter=responded
-            ),
+
+# Counts over the source rows in time ranges, per community: what the figures add up, and
+# what a roll-up row holds for its day (reports.rollups builds them with these functions).
+# Each returns {community id: {roll-up column: count}}.
+
+
+def _opened_counts(f: Filters, ranges: Ranges) -> dict[int, dict[str, int]]:
+    return _per_community(
+        created(f, ranges), "community_id",
+        opened=Count("pk"), opened_done=Count("pk", filter=DONE),
+        responded=Count("pk", filter=_RESPONDED),
+    )  # fmt: skip
+
+
+def _opened_link_counts(f: Filters, ranges: Ranges) -> dict[int, dict[str, int]]:
+    """Of the tickets opened: escalated a tier up (a hashed set of the escalated tickets,
+    not a probe per ticket); preceded by a knowledge-base search of their requester."""
+    return _per_community(
+        created(f, ranges), "community_id",
+        escalated=Count(
+            "pk", filter=Q(pk__in=TierEscalation.objects.filter(direction="up").values("ticket_id"))
+        ),
+        kb_used=Count("pk", filter=Q(_searched_before())),
+    )  # fmt: skip
+
+
+def _resolved_counts(f: Filters, ranges: Ranges) -> dict[int, dict[str, int]]:
+    return _per_community(resolved(f, ranges), "community_id", resolved=Count("pk"))
+
+
+def _first_contact_counts(f: Filters, ranges: Ranges) -> dict[int, dict[str, int]]:
+    return _per_community(
+        first_contact_tickets(f, ranges), "community_id", first_contact=Count("pk")
+    )
+
+
+def _reopened_counts(f: Filters, ranges: Ranges) -> dict[int, dict[str, int]]:
+    return _per_community(reopened_tickets(f, ranges), "community_id", reopened=Count("pk"))
+
+
+_IN_TIME = Q(state=ClockState.MET, breached_at__isnull=True, met_at__lte=F("due_at"))
+_DECIDED = Q(state__in=[ClockState.MET, ClockState.BREACHED]) | Q(breached_at__isnull=False)
+CLOCK_COLUMNS: dict[str, str] = {
+    Metric.FIRST_RESPONSE: "fr",
+    Metric.NEXT_UPDATE: "nu",
+    Metric.RESOLUTION: "res",
+}
+
+
+def _clock_counts(f: Filters, ranges: Ranges) -> dict[int, dict[str, int]]:
+    """Per community, per SLA metric, over the clocks started: decided, met in time (one
+    hashed count per metric, no sort)."""
+    found = (
+        _period_clocks(f, ranges)
+        .values("community_id", "metric")
+        .annotate(decided=Count("pk", filter=_DECIDED), in_time=Count("pk", filter=_IN_TIME))
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for r in found:
+        prefix = CLOCK_COLUMNS.get(r["metric"])
+        if prefix:
+            row = counts.setdefault(r["community_id"], {})
+            row[f"{prefix}_decided"] = r["decided"]
+            row[f"{prefix}_in_time"] = r["in_time"]
+    return counts
+
+
+def _rating_counts(f: Filters, ranges: Ranges) -> dict[int, dict[str, int]]:
+    return _per_community(
+        _answered(f, ranges), "ticket__community_id",
+        rated=Count("pk"), rated_good=Count("pk", filter=Q(score="good")),
+    )  # fmt: skip
+
+
+def _breakdown(column: str) -> Callable[[Filters, Ranges], dict[int, dict[str, Any]]]:
+    def count(f: Filters, ranges: Ranges) -> dict[int, dict[str, Any]]:
+        found = created(f, ranges).order_by().values("community_id", column).annotate(n=Count("pk"))
+        counts: dict[int, dict[str, Any]] = {}
+        for r in found:
+            row = counts.setdefault(r["community_id"], {f"opened_by_{column}": {}})
+            row[f"opened_by_{column}"][r[column]] = r["n"]
+        return counts
+
+    return count
+
+
+ROLLUP_GROUPS: dict[str, Callable[[Filters, Ranges], dict[int, dict[str, Any]]]] = {
+    "opened": _opened_counts,
+    "opened_links": _opened_link_counts,
+    "resolved": _resolved_counts,
+    "first_contact": _first_contact_counts,
+    "reopened": _reopened_counts,
+    "clocks": _clock_counts,
+    "rated": _rating_counts,
+    "by_tier": _breakdown("tier"),
+    "by_channel": _breakdown("channel"),
+}
+GROUP_FIELDS: dict[str, tuple[str, ...]] = {
+    "opened": ("opened", "opened_done", "responded"),
+    "opened_links": ("escalated", "kb_used"),
+    "resolved": ("resolved",),
+    "first_contact": ("first_contact",),
+    "reopened": ("reopened",),
+    "clocks": tuple(f"{p}_{c}" for p in CLOCK_COLUMNS.values() for c in ("decided", "in_time")),
+    "rated": ("rated", "rated_good"),
+}
+
+
+ALL_FIELDS = tuple(name for fields in GROUP_FIELDS.values() for name in fields)
+
+
+def counts_by_community(group: str, f: Filters) -> dict[int, dict[str, int]]:
+    """A group's counts per community over the period: the roll-ups' clean whole days plus
+    the source rows of the rest (shared within a dashboard)."""
+
+    def read() -> dict[int, dict[str, int]]:
+        fields = GROUP_FIELDS[group]
+        split = _split(f)
+        # Every count of the roll-up rows in one read, shared by the groups.
+        held = _shared("held", f, lambda: rollups.sums_by_community(split, ALL_FIELDS))
+        result = {pk: {name: row[name] for name in fields} for pk, row in held.items()}
+        if split.ranges:
+            for community_id, counts in ROLLUP_GROUPS[group](f, split.ranges).items():
+                row = result.setdefault(community_id, dict.fromkeys(fields, 0))
+                for name, n in counts.items():
+                    row[name] += n
+        return {pk: counts for pk, counts in result.items() if any(counts.values())}
+
+    found: dict[int, dict[str, int]] = _shared(f"counts:{group}", f, read)
+    return found
+
+
+def _total(group: str, f: Filters) -> dict[str, int]:
+    total = dict.fromkeys(GROUP_FIELDS[group], 0)
+    for counts in counts_by_community(group, f).values():
+        for name, n in counts.items():
+            total[name] += n
+    return total
+
+
+@dataclass(frozen=True)
+class Durations:
+    """The durations a median is taken over: one value (seconds) per source row."""
+
+    rows: Callable[[Filters, Ranges], QuerySet[Any]]
+    seconds: Callable[[], Any]
+    community: str = "community_id"
+
+    def values(self, f: Filters, ranges: Ranges) -> QuerySet[Any]:
+        rows: QuerySet[Any] = self.rows(f, ranges).order_by().annotate(v=self.seconds())
+        return rows.values_list("v")
+
+    def per_community(self, f: Filters) -> dict[int, list[float]]:
+        """For a roll-up's day (the filters' period): each community's values."""
+        found = (
+            self.rows(f, ((f.start, f.end),))
+            .order_by()
+            .values(self.community)
+            .annotate(a=ArrayAgg(self.seconds()))
         )
-
-    row: dict[str, Any] = _shared("opened", f, read)
-    return row
+        return {r[self.community]: [float(v) for v in r["a"]] for r in found}
 
 
-def _opened_links(f: Filters) -> dict[str, Any]:
-    """Of the tickets opened in the period: how many were escalated a tier up, how many
-    were preceded by a knowledge-base search of their requester (one probe each per ticket)."""
-
-    def read() -> dict[str, Any]:
-        return created(f).aggregate(
-            # A hashed set of the escalated tickets, not a probe per ticket.
-            escalated=Count(
-                "pk",
-                filter=Q(pk__in=TierEscalation.objects.filter(direction="up").values("ticket_id")),
-            ),
-            kb_used=Count("pk", filter=Q(_searched_before())),
-        )
-
-    row: dict[str, Any] = _shared("opened_links", f, read)
-    return row
+def _met_clocks(metric: str) -> Callable[[Filters, Ranges], QuerySet[SLATarget]]:
+    return lambda f, ranges: _period_clocks(f, ranges).filter(
+        metric=metric, state=ClockState.MET, used_seconds__isnull=False
+    )
 
 
-def _resolved_facts(f: Filters) -> dict[str, Any]:
-    """The figures over the tickets resolved in the period, in one pass over the
-    resolved_at range: how many, the median resolution time."""
+ROLLUP_DURATIONS: dict[str, Durations] = {
+    "response_seconds": Durations(
+        lambda f, ranges: created(f, ranges).filter(_RESPONDED),
+        lambda: _seconds(F("first_responded_at") - F("created_at")),
+    ),
+    "resolution_seconds": Durations(resolved, lambda: _seconds(F("resolved_at") - F("created_at"))),
+    "fr_business_seconds": Durations(
+        _met_clocks(Metric.FIRST_RESPONSE), lambda: Cast("used_seconds", FloatField())
+    ),
+    "res_business_seconds": Durations(
+        _met_clocks(Metric.RESOLUTION), lambda: Cast("used_seconds", FloatField())
+    ),
+}
 
-    def read() -> dict[str, Any]:
-        return resolved(f).aggregate(
-            n=Count("pk"),
-            resolution_median=PercentileCont(_seconds(F("resolved_at") - F("created_at")), 0.5),
-        )
 
-    row: dict[str, Any] = _shared("resolved", f, read)
-    return row
+def _median(column: str, f: Filters) -> tuple[float | None, int]:
+    """The median in minutes and the count of a roll-up's durations over the period. Within
+    a dashboard every median is read at once (one query), as they are all shown."""
+
+    def read(columns: Iterable[str]) -> dict[str, tuple[float | None, int]]:
+        split = _split(f)
+        sources = {
+            name: ROLLUP_DURATIONS[name].values(f, split.ranges) if split.ranges else None
+            for name in columns
+        }
+        return {
+            name: (_minutes(value), n)
+            for name, (value, n) in rollups.medians(split, sources).items()
+        }
+
+    if _SHARED.get() is None:
+        return read([column])[column]
+    found: dict[str, tuple[float | None, int]] = _shared(
+        "medians", f, lambda: read(ROLLUP_DURATIONS)
+    )
+    return found[column]
 
 
 def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 
 
+def _hours(minutes: float | None) -> float | None:
+    return None if minutes is None else round(minutes / 60, 1)
+
+
 def volume(f: Filters) -> Figure:
-    n = _opened_facts(f)["n"]
+    n = _total("opened", f)["opened"]
     return Figure("volume", "Tickets opened", n, "tickets", n)
 
 
 def resolved_count(f: Filters) -> Figure:
-    n = _resolved_facts(f)["n"]
+    n = _total("resolved", f)["resolved"]
     return Figure("resolved", "Tickets resolved", n, "tickets", n)
 
 
 def _responded(f: Filters) -> QuerySet[Ticket]:
-    return created(f).filter(first_responded_at__isnull=False)
+    return created(f).filter(_RESPONDED)
 
 
 def first_response(f: Filters) -> Figure:
-    row = _opened_facts(f)
-    value, n = _minutes(row["response_median"]), row["responded"]
+    value, n = _median("response_seconds", f)
     return Figure("first_response", "First response (median, wall clock)", value, "min", n)
 
 
 def _clocks(f: Filters, metric: str) -> QuerySet[SLATarget]:
+    return _period_clocks(f).filter(metric=metric)
+
+
+def _period_clocks(f: Filters, ranges: Ranges | None = None) -> QuerySet[SLATarget]:
     return (
         SLATarget.objects.filter(community_id__in=f.community_ids)
-        .filter(
-            narrowed(f, community=False),
-            metric=metric,
-            started_at__gte=f.start,
-            started_at__lt=f.end,
-        )
-        .exclude(state=ClockState.CANCELLED)
-    )
-
-
-def _clock_facts(f: Filters) -> dict[str, dict[str, Any]]:
-    """Per SLA metric, over the clocks started in the period, in one pass over the
-    started_at range: clocks decided and met in time (compliance)."""
-
-    def read() -> dict[str, dict[str, Any]]:
-        rows = (
-            _period_clocks(f)
-            .values("metric")
-            .annotate(decided=Count("pk", filter=_DECIDED), in_time=Count("pk", filter=_IN_TIME))
-        )
-        return {r["metric"]: dict(r) for r in rows}
-
-    facts: dict[str, dict[str, Any]] = _shared("clocks", f, read)
-    return facts
-
-
-def _period_clocks(f: Filters) -> QuerySet[SLATarget]:
-    return (
-        SLATarget.objects.filter(community_id__in=f.community_ids)
-        .filter(narrowed(f, community=False), started_at__gte=f.start, started_at__lt=f.end)
+        .filter(narrowed(f, community=False), _in(f, "started_at", ranges))
         .exclude(state=ClockState.CANCELLED)
         .order_by()
     )
 
 
-def _clock_fact(f: Filters, metric: str) -> dict[str, Any]:
-    return _clock_facts(f).get(metric) or {"decided": 0, "in_time": 0}
-
-
-def _business_median(f: Filters, metric: str) -> tuple[float | None, int]:
-    """The median business time (used_seconds) of the clocks met, per metric: one sort of
-    the met clocks only, apart from compliance (which needs no sort)."""
-
-    def read() -> dict[str, tuple[float | None, int]]:
-        rows = (
-            _period_clocks(f)
-            .filter(state=ClockState.MET, used_seconds__isnull=False)
-            .values("metric")
-            .annotate(median=PercentileCont("used_seconds", 0.5), n=Count("pk"))
-        )
-        return {r["metric"]: (_minutes(r["median"]), r["n"]) for r in rows}
-
-    medians: dict[str, tuple[float | None, int]] = _shared("clock_medians", f, read)
-    return medians.get(metric, (None, 0))
-
-
 def first_response_business(f: Filters) -> Figure:
-    value, n = _business_median(f, Metric.FIRST_RESPONSE)
+    value, n = _median("fr_business_seconds", f)
     return Figure(
         "first_response_business", "First response (median, business time)", value, "min", n
     )
 
 
 def resolution(f: Filters) -> Figure:
-    row = _resolved_facts(f)
-    value, n = _minutes(row["resolution_median"]), row["n"]
-    hours = None if value is None else round(value / 60, 1)
-    return Figure("resolution", "Resolution (median, wall clock)", hours, "h", n)
+    value, n = _median("resolution_seconds", f)
+    return Figure("resolution", "Resolution (median, wall clock)", _hours(value), "h", n)
 
 
 def resolution_business(f: Filters) -> Figure:
-    value, n = _business_median(f, Metric.RESOLUTION)
-    hours = None if value is None else round(value / 60, 1)
-    return Figure("resolution_business", "Resolution (median, business time)", hours, "h", n)
-
-
-def resolution_rate(f: Filters) -> Figure:
-    row = _opened_facts(f)
+    value, n = _median("res_business_seconds", f)
     return Figure(
-        "resolution_rate", "Resolution rate", _share(row["done"], row["n"]), "%", row["n"]
+        "resolution_business", "Resolution (median, business time)", _hours(value), "h", n
     )
 
 
-_IN_TIME = Q(state=ClockState.MET, breached_at__isnull=True, met_at__lte=F("due_at"))
-_DECIDED = Q(state__in=[ClockState.MET, ClockState.BREACHED]) | Q(breached_at__isnull=False)
+def resolution_rate(f: Filters) -> Figure:
+    row = _total("opened", f)
+    return Figure(
+        "resolution_rate", "Resolution rate", _share(row["opened_done"], row["opened"]), "%",
+        row["opened"],
+    )  # fmt: skip
 
 
 def _sla(metric: str, label: str) -> Callable[[Filters], Figure]:
+    prefix = CLOCK_COLUMNS[metric]
+
     def compute(f: Filters) -> Figure:
-        row = _clock_fact(f, metric)
-        return Figure(
-            f"sla_{metric}", label, _share(row["in_time"], row["decided"]), "%", row["decided"]
-        )
+        row = _total("clocks", f)
+        decided, in_time = row[f"{prefix}_decided"], row[f"{prefix}_in_time"]
+        return Figure(f"sla_{metric}", label, _share(in_time, decided), "%", decided)
 
     compute.__name__ = f"sla_{metric}"
     return compute
@@ -391,6 +543,15 @@ def _sla(metric: str, label: str) -> Callable[[Filters], Figure]:
 sla_first_response = _sla(Metric.FIRST_RESPONSE, "SLA met: first response")
 sla_next_update = _sla(Metric.NEXT_UPDATE, "SLA met: next update")
 sla_resolution = _sla(Metric.RESOLUTION, "SLA met: resolution")
+
+
+def sla_by_community(f: Filters, metric: str) -> dict[int, float | None]:
+    prefix = CLOCK_COLUMNS[metric]
+    return {
+        community_id: _share(row[f"{prefix}_in_time"], row[f"{prefix}_decided"])
+        for community_id, row in counts_by_community("clocks", f).items()
+        if row[f"{prefix}_decided"]
+    }
 
 
 def _reopened() -> Exists:
@@ -424,9 +585,9 @@ def _staff_public_replies() -> Any:
     return Subquery(replies, output_field=IntegerField())
 
 
-def first_contact_tickets(f: Filters) -> QuerySet[Ticket]:
+def first_contact_tickets(f: Filters, ranges: Ranges | None = None) -> QuerySet[Ticket]:
     return (
-        resolved(f)
+        resolved(f, ranges)
         .exclude(_reopened())
         .alias(staff_replies=_staff_public_replies())
         .filter(staff_replies=1)
@@ -434,21 +595,21 @@ def first_contact_tickets(f: Filters) -> QuerySet[Ticket]:
 
 
 def first_contact_resolution(f: Filters) -> Figure:
-    total = _resolved_facts(f)["n"]
-    fcr: int = _shared("first_contact", f, lambda: first_contact_tickets(f).count())
+    total = _total("resolved", f)["resolved"]
+    fcr = _total("first_contact", f)["first_contact"]
     return Figure(
         "first_contact_resolution", "First-contact resolution", _share(fcr, total), "%", total
     )
 
 
-def reopened_tickets(f: Filters) -> QuerySet[Ticket]:
+def reopened_tickets(f: Filters, ranges: Ranges | None = None) -> QuerySet[Ticket]:
     """Tickets resolved in the period that had been reopened before their last resolution."""
-    return resolved(f).filter(_reopened())
+    return resolved(f, ranges).filter(_reopened())
 
 
 def reopen_rate(f: Filters) -> Figure:
-    total = _resolved_facts(f)["n"]
-    reopened: int = _shared("reopened", f, lambda: reopened_tickets(f).count())
+    total = _total("resolved", f)["resolved"]
+    reopened = _total("reopened", f)["reopened"]
     return Figure("reopen_rate", "Reopen rate", _share(reopened, total), "%", total)
 
 
@@ -461,21 +622,28 @@ def escalated_tickets(f: Filters) -> QuerySet[Ticket]:
 
 
 def escalation_rate(f: Filters) -> Figure:
-    total, n = _opened_facts(f)["n"], _opened_links(f)["escalated"]
+    total, n = _total("opened", f)["opened"], _total("opened_links", f)["escalated"]
     return Figure("escalation_rate", "Escalation rate", _share(n, total), "%", total)
 
 
-def _answered(f: Filters) -> QuerySet[SatisfactionRating]:
-    return SatisfactionRating.objects.filter(
-        narrowed(f), answered_at__gte=f.start, answered_at__lt=f.end
-    )
+def _answered(f: Filters, ranges: Ranges | None = None) -> QuerySet[SatisfactionRating]:
+    return SatisfactionRating.objects.filter(narrowed(f), _in(f, "answered_at", ranges))
 
 
 def satisfaction(f: Filters) -> Figure:
-    row = _answered(f).aggregate(n=Count("pk"), good=Count("pk", filter=Q(score="good")))
+    row = _total("rated", f)
     return Figure(
-        "satisfaction", "Satisfaction (good answers)", _share(row["good"], row["n"]), "%", row["n"]
-    )
+        "satisfaction", "Satisfaction (good answers)", _share(row["rated_good"], row["rated"]),
+        "%", row["rated"],
+    )  # fmt: skip
+
+
+def satisfaction_by_community(f: Filters) -> dict[int, float | None]:
+    return {
+        community_id: _share(row["rated_good"], row["rated"])
+        for community_id, row in counts_by_community("rated", f).items()
+        if row["rated"]
+    }
 
 
 # ------------------------------------------------------------------ backlog (now)
@@ -990,7 +1158,7 @@ def self_service_share(f: Filters) -> Figure:
     """Of the needs for help in the period (deflections plus tickets opened), the share the
     knowledge base answered."""
     t = _kb_totals(f)
-    opened = _opened_facts(f)["n"]
+    opened = _total("opened", f)["opened"]
     total = t["deflections"] + opened
     return Figure(
         "self_service_share", "Self-service share", _share(t["deflections"], total), "%", total
@@ -1015,7 +1183,7 @@ def kb_used_tickets(f: Filters) -> QuerySet[Ticket]:
 def kb_usage(f: Filters) -> Figure:
     """Of the tickets opened in the period, the share whose requester searched the knowledge
     base (or was shown suggestions) within KB_DEFLECTION_DAYS before opening it."""
-    total, used = _opened_facts(f)["n"], _opened_links(f)["kb_used"]
+    total, used = _total("opened", f)["opened"], _total("opened_links", f)["kb_used"]
     return Figure(
         "kb_usage", "Knowledge-base usage before a request", _share(used, total), "%", total
     )
@@ -1027,20 +1195,23 @@ def kb_usage(f: Filters) -> Figure:
 def daily_series(f: Filters) -> list[tuple[date, int, int]]:
     """Per day of the period (desk time zone): tickets opened and tickets resolved."""
     tz = timezone.get_default_timezone()
-    opened = dict(
-        created(f)
-        .annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .values_list("day", "n")
-    )
-    closed = dict(
-        resolved(f)
-        .annotate(day=TruncDate("resolved_at", tzinfo=tz))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .values_list("day", "n")
-    )
+    split = _split(f)
+    held = rollups.sums_by_day(split, ("opened", "resolved"))
+    opened = {day: row["opened"] for day, row in held.items()}
+    closed = {day: row["resolved"] for day, row in held.items()}
+    if split.ranges:
+        for counts, rows, column in (
+            (opened, created(f, split.ranges), "created_at"),
+            (closed, resolved(f, split.ranges), "resolved_at"),
+        ):
+            for day, n in (
+                rows.annotate(day=TruncDate(column, tzinfo=tz))
+                .order_by()
+                .values("day")
+                .annotate(n=Count("pk"))
+                .values_list("day", "n")
+            ):
+                counts[day] = counts.get(day, 0) + n
     first = timezone.localtime(f.start, tz).date()
     last = timezone.localtime(f.end - timedelta(microseconds=1), tz).date()
     days = []
@@ -1052,8 +1223,14 @@ def daily_series(f: Filters) -> list[tuple[date, int, int]]:
 
 
 def volume_by(f: Filters, column: str) -> dict[str, int]:
-    rows = created(f).values(column).annotate(n=Count("pk")).order_by(column)
-    return {r[column]: r["n"] for r in rows}
+    """Tickets opened in the period by tier or by channel."""
+    split = _split(f)
+    counts = rollups.json_sums(split, f"opened_by_{column}")
+    if split.ranges:
+        for row in ROLLUP_GROUPS[f"by_{column}"](f, split.ranges).values():
+            for value, n in row[f"opened_by_{column}"].items():
+                counts[value] = counts.get(value, 0) + n
+    return dict(sorted(counts.items()))
 
 
 # ------------------------------------------------------------------ the registry

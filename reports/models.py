@@ -1,11 +1,13 @@
 """What reporting keeps: targets and their crossings, support-budget periods and the notices
-sent about them. The figures themselves are computed from the other apps' rows
-(reports.metrics) and never stored."""
+sent about them, and the daily roll-ups. The figures are defined over the other apps' rows
+(reports.metrics); the roll-ups hold them per community and whole past day, so a dashboard
+reads a row per day instead of every ticket (reports.rollups, docs/reporting.md)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -170,3 +172,84 @@ class ReportMailing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.period_start:%Y-%m-%d}"
+
+
+def _count() -> models.PositiveIntegerField[int, int]:
+    return models.PositiveIntegerField(default=0)
+
+
+def _seconds() -> ArrayField[list[float], list[float]]:
+    return ArrayField(models.FloatField(), default=list, blank=True)
+
+
+class DailyRollup(models.Model):
+    """One community's figures of one whole past day (the desk's time zone), as
+    reports.metrics defines them: counts, breakdowns, and the durations the medians are
+    taken over (each value, so a median over many days stays exact). Built and rebuilt by
+    reports.rollups; the database marks a day to rebuild when a row it sums changes."""
+
+    day = models.DateField()
+    community = models.ForeignKey(
+        "communities.Community", on_delete=models.CASCADE, related_name="+"
+    )
+    # Tickets opened that day.
+    opened = _count()
+    opened_done = _count()  # resolved or closed now
+    responded = _count()
+    escalated = _count()
+    kb_used = _count()
+    opened_by_tier = models.JSONField(default=dict)
+    opened_by_channel = models.JSONField(default=dict)
+    response_seconds = _seconds()
+    # Tickets resolved that day (their last resolution).
+    resolved = _count()
+    first_contact = _count()
+    reopened = _count()
+    resolution_seconds = _seconds()
+    # SLA clocks started that day, per metric: decided, met in time; business time of the met.
+    fr_decided = _count()
+    fr_in_time = _count()
+    nu_decided = _count()
+    nu_in_time = _count()
+    res_decided = _count()
+    res_in_time = _count()
+    fr_business_seconds = _seconds()
+    res_business_seconds = _seconds()
+    # Satisfaction answers given that day.
+    rated = _count()
+    rated_good = _count()
+    built_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("day", "community")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["day", "community"], name="daily_rollup_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} community {self.community_id}"
+
+
+class RollupState(models.Model):
+    """The days the roll-ups hold: every day from first_day to last_day, in time_zone. One
+    row (pk 1). A day inside with an hour in RollupDirtyHour is read from the source rows
+    until it is rebuilt."""
+
+    time_zone = models.CharField(max_length=64)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.first_day} to {self.last_day} ({self.time_zone})"
+
+
+class RollupDirtyHour(models.Model):
+    """An hour (UTC) in which a row the roll-ups sum changed: written by triggers in the
+    database (migration 0005) on tickets, messages, tier escalations, SLA clocks and
+    satisfaction answers, so no change, however it is made, goes unnoticed."""
+
+    hour = models.DateTimeField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00}"

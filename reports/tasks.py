@@ -50,3 +50,15 @@ def monthly_summaries() -> None:
     from reports.summaries import monthly_summaries_send
 
     monthly_summaries_send()
+
+
+@shared_task(
+    name="reports.refresh_rollups", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3
+)
+def refresh_rollups() -> None:
+    """Rebuild the daily roll-ups of the past days changed since, and add yesterday."""
+    from django.conf import settings
+
+    from reports.rollups import rollups_refresh
+
+    rollups_refresh(days_per_run=settings.REPORTS_ROLLUP_DAYS_PER_RUN)

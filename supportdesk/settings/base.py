@@ -476,10 +476,15 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 CELERY_TASK_ROUTES.update({f"reports.{name}": {"queue": "default"} for name in (
-    "check_targets", "roll_budget_periods", "weekly_summary", "monthly_summaries")})  # fmt: skip
+    "check_targets", "roll_budget_periods", "weekly_summary", "monthly_summaries",
+    "refresh_rollups")})  # fmt: skip
+# Days a run of reports.refresh_rollups builds at most when the roll-ups start from nothing
+# (the rest follow on the next runs); the days marked since their build are all rebuilt.
+REPORTS_ROLLUP_DAYS_PER_RUN = env.int("REPORTS_ROLLUP_DAYS_PER_RUN", default=90)
 CELERY_BEAT_SCHEDULE.update(
     {
         "reports-check-targets": {"task": "reports.check_targets", "schedule": 15 * 60.0},
+        "reports-refresh-rollups": {"task": "reports.refresh_rollups", "schedule": 60.0},
         "reports-roll-budget-periods": {"task": "reports.roll_budget_periods", "schedule": 3600.0},
         # Mondays 07:00 and the 1st of each month 07:00, in TIME_ZONE.
         "reports-weekly-summary": {

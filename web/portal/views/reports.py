@@ -18,31 +18,15 @@ from web.access import current_user
 from web.portal.place import portal_place
 from web.portal.views.common import portal_context
 
-PORTAL_CARDS = (
-    "volume",
-    "resolved",
-    "backlog",
-    "sla_first_response",
-    "sla_resolution",
-    "satisfaction",
-    "budget_used",
-)
-
-
 def represented(request: HttpRequest):  # type: ignore[no-untyped-def]
     """The communities this user represents (the portal reports' whole scope)."""
     return Community.objects.filter(pk__in=representative_community_ids(current_user(request)))
 
 
 def _portal_board(parsed: Parsed) -> dashboards.Dashboard:
-    board = dashboards.Dashboard("community", "Reports")
-    board.cards = dashboards.cards(PORTAL_CARDS, parsed.filters, dashboards.no_drill)
-    board.tables.append(dashboards.figures_table(board.cards))
-    board.tables.append(dashboards.community_table(parsed.filters, dashboards.no_drill))
-    uptime = dashboards.uptime_table(parsed.filters)
-    if uptime is not None:
-        board.tables.append(uptime)
-    return board
+    """The desk's Community dashboard over the representative's communities, with no
+    drill-down to tickets (the portal's own ticket list is where they read tickets)."""
+    return dashboards.community(parsed.filters, dashboards.no_drill)
 
 
 def _parsed(request: HttpRequest, slug: str | None) -> Parsed:

@@ -61,6 +61,7 @@ class Card:
     state: str
     target: str
     url: str | None
+    now: bool = False  # a state now: no previous period
 
 
 @dataclass(frozen=True)
@@ -139,29 +140,36 @@ def _change(compared: metrics.Compared) -> str:
     return f"{sign}{format_value(change, compared.current.unit).replace('tickets', '').strip()}"
 
 
-def _target_text(target: Target | None) -> str:
+def _target_text(target: Target | None, unit: str) -> str:
     if target is None:
         return ""
     op = "≥" if target.direction == "higher" else "≤"
-    return f"{op} {target.target:g}"
+    return f"{op} {format_value(float(target.target), unit)}"
 
 
 def cards(keys: tuple[str, ...], f: Filters, drill: Drill) -> list[Card]:
     targets = targets_by_metric()
     result = []
     for key in keys:
-        compared = metrics.compare(key, f)
         target = targets.get(key)
+        if key in metrics.STATES_NOW:  # no previous period to compare with
+            figure = metrics.compute(key, f)
+            compared = metrics.Compared(figure, figure)
+            previous = change = "—"
+        else:
+            compared = metrics.compare(key, f)
+            previous, change = compared.previous.shown, _change(compared)
         result.append(
             Card(
                 key=key,
                 label=compared.current.label,
                 value=compared.current.shown,
-                previous=compared.previous.shown,
-                change=_change(compared),
+                previous=previous,
+                change=change,
                 state=target.assess(compared.current.value) if target else "",
-                target=_target_text(target),
+                target=_target_text(target, compared.current.unit),
                 url=drill(key, {}) if metrics.METRICS[key].tickets else None,
+                now=key in metrics.STATES_NOW,
             )
         )
     return result

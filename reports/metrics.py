@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -741,16 +741,29 @@ class AgentRow:
         return _share(self.logged_minutes, self.working_minutes)
 
 
+_ANY_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def agent_rows(f: Filters) -> list[AgentRow]:
     """Every agent with open tickets or time logged in the period: load and utilisation."""
+    found: list[AgentRow] = _shared("agent_rows", f, lambda: _agent_rows(f))
+    return found
+
+
+def _agent_rows(f: Filters) -> list[AgentRow]:
     from core.models import User
 
-    open_counts = dict(
-        backlog_tickets(f)
-        .filter(assignee__isnull=False)
-        .values("assignee")
-        .annotate(n=Count("pk"))
-        .values_list("assignee", "n")
+    # Open now, whatever the period: shared by a period and the one it is compared with.
+    open_counts: dict[int, int] = _shared(
+        "open_by_agent",
+        replace(f, start=_ANY_TIME, end=_ANY_TIME),
+        lambda: dict(
+            backlog_tickets(f)
+            .filter(assignee__isnull=False)
+            .values("assignee")
+            .annotate(n=Count("pk"))
+            .values_list("assignee", "n")
+        ),
     )
     entries = TimeEntry.objects.filter(
         narrowed(f, community=False),
@@ -1291,6 +1304,10 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("incident_first_update", incident_first_update),
     )
 }
+
+
+# Figures of the state now (the period does not apply): shown without a previous period.
+STATES_NOW = frozenset({"backlog", "sla_at_risk", "pages_open", "budget_used"})
 
 
 def compute(key: str, f: Filters) -> Figure:

@@ -170,18 +170,25 @@ def medians(
             sql, source_params = source.query.sql_with_params()
             parts.append(f"SELECT {key} AS k, v::float8 AS v FROM ({sql}) src(v)")  # noqa: S608
             params += list(source_params)
-    found: dict[int, tuple[float | None, int]] = {}
-    if parts:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT k, percentile_cont(0.5) WITHIN GROUP (ORDER BY v), count(v) FROM ("  # noqa: S608
-                + " UNION ALL ".join(parts)
-                + ") values_ GROUP BY k",
-                params,
-            )
-            for key, value, n in cursor.fetchall():
-                found[key] = (None if value is None else float(value)), int(n)
-    return {column: found.get(key, (None, 0)) for key, column in enumerate(sources)}
+    if not parts:
+        return dict.fromkeys(sources, (None, 0))
+    # One aggregate per column, FILTERed (each sorts only its own values), rather than a
+    # GROUP BY, which would sort all of them together first.
+    aggregates = ", ".join(
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FILTER (WHERE k = {key}), "
+        f"count(v) FILTER (WHERE k = {key})"
+        for key in range(len(sources))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {aggregates} FROM (" + " UNION ALL ".join(parts) + ") values_",  # noqa: S608
+            params,
+        )
+        row = cursor.fetchone()
+    return {
+        column: ((None if row[2 * key] is None else float(row[2 * key])), int(row[2 * key + 1]))
+        for key, column in enumerate(sources)
+    }
 
 
 # ------------------------------------------------------------------ building

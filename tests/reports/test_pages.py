@@ -188,7 +188,7 @@ def test_the_reports_are_in_the_openapi_schema(client):
     assert "/api/v1/reports/dashboards/{key}/" in schema
 
 
-@pytest.mark.parametrize(("held", "queries"), [(False, 40), (True, 44)])
+@pytest.mark.parametrize(("held", "queries"), [(False, 36), (True, 40)])
 def test_the_support_dashboard_takes_a_fixed_number_of_queries(
     client, scene, django_assert_num_queries, held, queries
 ):
@@ -204,7 +204,7 @@ def test_the_support_dashboard_takes_a_fixed_number_of_queries(
         assert client.get("/desk/reports/support/").status_code == 200
 
 
-@pytest.mark.parametrize(("held", "queries"), [(False, 33), (True, 34)])
+@pytest.mark.parametrize(("held", "queries"), [(False, 30), (True, 31)])
 def test_the_portal_reports_take_a_fixed_number_of_queries(
     client, scene, django_assert_num_queries, held, queries
 ):

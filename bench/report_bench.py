@@ -505,6 +505,10 @@ def markdown(result: dict[str, Any]) -> str:
         "cost no rebuild: today is read from the source rows.",
         f"- The stored priority's refresh (reports.priority): {result['priority_refresh_ms']} "
         "ms per ticket event (run by a worker, after the event's transaction).",
+        "",
+        BEFORE,
+        "",
+        AFTER_INDEXES,
     ]
     if result.get("load_seconds"):
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in result["load_phases"].items())

@@ -4,6 +4,7 @@ figure reads the same with the roll-ups as from the source rows alone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -254,14 +255,16 @@ def _scene():
                 started_at=created, due_at=created + due,
                 met_at=done if state == "met" else None,
                 breached_at=created + due if state == "breached" else None,
-                used_seconds=int((done - created).total_seconds() * 0.6) if state == "met" else None,
+                used_seconds=(
+                    int((done - created).total_seconds() * 0.6) if done and state == "met" else None
+                ),
             )  # fmt: skip
     return ours, theirs, plans
 
 
-def _everything(f: Filters) -> dict:
+def _everything(f: Filters) -> dict[str, Any]:
     with metrics.shared_reads():
-        found = {key: metrics.compute(key, f) for key in metrics.METRICS}
+        found: dict[str, Any] = {key: metrics.compute(key, f) for key in metrics.METRICS}
         found["daily"] = metrics.daily_series(f)
         found["by_tier"] = metrics.volume_by(f, "tier")
         found["by_channel"] = metrics.volume_by(f, "channel")
@@ -272,7 +275,7 @@ def _everything(f: Filters) -> dict:
     return found
 
 
-def _from_source(f: Filters) -> dict:
+def _from_source(f: Filters) -> dict[str, Any]:
     with mock.patch.object(rollups, "_state_and_dirty", return_value=(None, [])):
         return _everything(f)
 

@@ -18,6 +18,7 @@ from web.access import current_user
 from web.portal.place import portal_place
 from web.portal.views.common import portal_context
 
+
 def represented(request: HttpRequest):  # type: ignore[no-untyped-def]
     """The communities this user represents (the portal reports' whole scope)."""
     return Community.objects.filter(pk__in=representative_community_ids(current_user(request)))

@@ -2,7 +2,9 @@
 
 `publish()` is called inside the transaction that makes a change. It writes the event and
 one delivery per reaction listed in `settings.EVENT_REACTIONS`; after commit the
-deliveries are handed to Celery. If the broker is down at that moment, nothing is lost:
+deliveries are handed to Celery, one message per queue carrying the ids of that queue's
+deliveries (publishing a message costs the web process about half a millisecond, and each
+message costs a worker a task). If the broker is down at that moment, nothing is lost:
 `relay()` (Celery beat, every few seconds) sends every delivery that was never enqueued,
 or whose message vanished. `delivery_run()` runs a handler and marks its delivery done in
 one transaction, under a row lock, so a delivery sent twice still runs once.
@@ -12,16 +14,19 @@ deliveries also takes the other deliveries of that handler that are waiting (up 
 `batch_size`, those no other worker holds) and hands all their events to the batch handler
 in one transaction. A backlog then drains in batches, each paying once for what the
 single runs would each pay again (the transaction, the configuration they read, the
-rows they count); the messages of the deliveries taken along find them done.
+rows they count); the messages of the deliveries taken along find them done (in the
+process that ran the batch without even a look at the database).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +44,30 @@ logger = logging.getLogger(__name__)
 # before the relay takes it over.
 _RELAY_GRACE = timedelta(seconds=5)
 _RELAY_BATCH = 500
+
+
+class _DoneHere:
+    """The deliveries this process ran in a batch, once their transaction committed: each
+    still has its message on the way, which then needs no transaction to find it done.
+    Bounded (the oldest are forgotten, and then found done in the database)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._ids: dict[int, None] = {}
+        self._lock = threading.Lock()
+
+    def add(self, ids: Iterable[int]) -> None:
+        with self._lock:
+            for delivery_id in ids:
+                self._ids[delivery_id] = None
+            for oldest in list(islice(self._ids, max(len(self._ids) - self.size, 0))):
+                del self._ids[oldest]
+
+    def __contains__(self, delivery_id: object) -> bool:
+        return delivery_id in self._ids
+
+
+_done_here = _DoneHere()
 
 
 @dataclass(frozen=True)
@@ -109,15 +138,23 @@ def publish(name: str, *, community_id: int | None = None, **payload: Any) -> Ev
 
 
 def enqueue(deliveries: list[tuple[int, str]]) -> int:
-    """Hand (delivery id, queue) pairs to the broker; return how many were sent. Never
-    raises for a broker that is down: the relay sends them later."""
+    """Hand (delivery id, queue) pairs to the broker, one message per queue (queues in the
+    order they first appear, each message with up to OUTBOX_DELIVERIES_PER_MESSAGE ids);
+    return how many deliveries were sent. Never raises for a broker that is down: the
+    relay sends them later."""
     from core.tasks import outbox_deliver as outbox_deliver_task
 
+    by_queue: dict[str, list[int]] = {}
+    for delivery_id, queue in deliveries:
+        by_queue.setdefault(queue, []).append(delivery_id)
+    size = max(settings.OUTBOX_DELIVERIES_PER_MESSAGE, 1)
     sent: list[int] = []
     try:
-        for delivery_id, queue in deliveries:
-            outbox_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, queue=queue)
-            sent.append(delivery_id)
+        for queue, ids in by_queue.items():
+            for start in range(0, len(ids), size):
+                chunk = ids[start : start + size]
+                outbox_deliver_task.apply_async(kwargs={"delivery_ids": chunk}, queue=queue)
+                sent.extend(chunk)
     except Exception as exc:  # noqa: BLE001 - kombu, redis-py and socket errors alike mean "broker down"
         logger.warning(
             "Broker unavailable, %d event deliveries left for the relay: %s",
@@ -145,6 +182,13 @@ def relay(*, batch: int = _RELAY_BATCH) -> int:
     return enqueue(list(due))
 
 
+def deliveries_run(*, delivery_ids: Iterable[int]) -> int:
+    """Run the deliveries of one message, each in its own transaction (see delivery_run);
+    return how many this call did. A delivery that fails is recorded and retried on its
+    own; the others run all the same."""
+    return sum(delivery_run(delivery_id=delivery_id) for delivery_id in delivery_ids)
+
+
 def delivery_run(*, delivery_id: int) -> bool:
     """Run one delivery's handler; True when this call did it.
 
@@ -158,6 +202,8 @@ def delivery_run(*, delivery_id: int) -> bool:
     with this one (see the module's docstring). Should the batch fail, this delivery runs
     alone, as above, and the others are left to their own messages.
     """
+    if delivery_id in _done_here:
+        return False
     batched = _batches()
     try:
         with transaction.atomic():
@@ -188,19 +234,26 @@ def _run_batch(delivery: EventDelivery, batch: str, size: int) -> bool:
     in a savepoint; True when it did. False when the batch failed (rolled back), or when
     nothing was waiting, so that the caller runs the delivery alone."""
     handler: Callable[..., None] = import_string(batch)
+    waiting = (
+        EventDelivery.objects.filter(
+            handler=delivery.handler,
+            state=EventDelivery.State.PENDING,
+            next_attempt_at__lte=timezone.now(),
+        )
+        .exclude(pk=delivery.pk)
+        .order_by("pk")
+    )
+    # Most deliveries of a desk that keeps up find nothing waiting: a look without locks
+    # spares them the savepoint.
+    if size < 2 or not waiting.exists():
+        return False
     try:
         # In the savepoint, so that a failed batch also lets go of the rows it took along.
         with transaction.atomic():
             others = list(
-                EventDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("event")
-                .filter(
-                    handler=delivery.handler,
-                    state=EventDelivery.State.PENDING,
-                    next_attempt_at__lte=timezone.now(),
-                )
-                .exclude(pk=delivery.pk)
-                .order_by("pk")[: max(size - 1, 0)]
+                waiting.select_for_update(skip_locked=True, of=("self",)).select_related("event")[
+                    : size - 1
+                ]
             )
             if not others:
                 return False
@@ -211,6 +264,8 @@ def _run_batch(delivery: EventDelivery, batch: str, size: int) -> bool:
                 attempts=F("attempts") + 1,
                 done_at=timezone.now(),
             )
+            taken_along = [d.pk for d in others]
+            transaction.on_commit(lambda: _done_here.add(taken_along))
     except Exception:  # noqa: BLE001 - the delivery runs alone next, and fails on its own
         logger.warning(
             "A batch of deliveries of %s failed; running delivery %s alone",

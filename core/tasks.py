@@ -11,10 +11,15 @@ from django.db import InterfaceError, OperationalError
     retry_backoff=True,
     max_retries=5,
 )
-def outbox_deliver(*, delivery_id: int) -> None:
-    from core.outbox import delivery_run
+def outbox_deliver(
+    *, delivery_ids: list[int] | None = None, delivery_id: int | None = None
+) -> None:
+    """The deliveries of one queue from one commit (core.outbox.enqueue). `delivery_id`:
+    a message of one delivery, as sent before messages carried several."""
+    from core.outbox import deliveries_run
 
-    delivery_run(delivery_id=delivery_id)
+    ids = [*(delivery_ids or ()), *([delivery_id] if delivery_id is not None else [])]
+    deliveries_run(delivery_ids=ids)
 
 
 @shared_task(name="core.outbox_relay")

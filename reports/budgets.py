@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from communities.models import Membership, SupportBudget, TimeEntry
+from communities.models import SupportBudget, TimeEntry
 from reports import mail, metrics
 from reports.models import BudgetNotice, BudgetPeriod
 
@@ -77,36 +77,14 @@ def budget_notices_send(*, community_id: int, now: datetime | None = None) -> li
     for level in NOTICE_LEVELS:
         if used * 100 < level * budget_minutes:
             continue
-        try:
-            with transaction.atomic():
-                notice = BudgetNotice.objects.create(period=period, level=level, used_minutes=used)
-        except IntegrityError:
-            continue
-        _tell(budget, period, notice)
+        with transaction.atomic():  # the notice and its mail, both or neither
+            try:
+                with transaction.atomic():
+                    notice = BudgetNotice.objects.create(
+                        period=period, level=level, used_minutes=used
+                    )
+            except IntegrityError:
+                continue  # told before
+            mail.budget_notice_queue(notice=notice)
         sent.append(notice)
     return sent
-
-
-def budget_recipients(community_id: int) -> list[str]:
-    """The community's representatives and, for the staff, the support leads
-    (reports.targets.support_lead_emails)."""
-    from reports.targets import support_lead_emails
-
-    representatives = Membership.objects.filter(
-        community_id=community_id, role=Membership.Role.REPRESENTATIVE, user__is_active=True
-    ).values_list("user__email", flat=True)
-    return sorted({*representatives, *support_lead_emails()} - {""})
-
-
-def _tell(budget: SupportBudget, period: BudgetPeriod, notice: BudgetNotice) -> None:
-    mail.send(
-        to=budget_recipients(budget.community_id),
-        subject=f"[Support Desk] {budget.community.name}: {notice.level} % of the support budget used",
-        template="reports/email/budget.txt",
-        context={
-            "community": budget.community,
-            "period": period,
-            "notice": notice,
-            "used_hours": round(notice.used_minutes / 60, 1),
-        },
-    )

@@ -5,18 +5,27 @@ from __future__ import annotations
 
 from core.models import Event
 from reports.budgets import budget_notices_send
-from reports.priority import community_priorities_refresh, ticket_priority_refresh
-from tickets.models import Ticket
+from reports.priority import community_priorities_refresh, tickets_priority_refresh
 
 
 def refresh_ticket_priority(*, event: Event) -> None:
     """A ticket entered the desk, changed kind, or was linked or unlinked: re-rank it and
-    the tickets linked to it (their communities-affected count moved too)."""
-    ticket_id = event.payload.get("ticket_id")
-    ids = [ticket_id, event.payload.get("other")]
-    for pk in ids:
-        if pk and Ticket.objects.filter(pk=pk).exists():
-            ticket_priority_refresh(ticket_id=pk)
+    the ticket linked to it or unlinked from it (its communities-affected count moved too).
+    A ticket that is gone is left alone."""
+    refresh_ticket_priorities(events=[event])
+
+
+def refresh_ticket_priorities(*, events: list[Event]) -> None:
+    """refresh_ticket_priority for a batch of events (core.outbox batches), each ticket once,
+    in a fixed number of queries."""
+    tickets_priority_refresh(
+        ticket_ids={
+            pk
+            for event in events
+            for pk in (event.payload.get("ticket_id"), event.payload.get("other"))
+            if pk
+        }
+    )
 
 
 def kind_changed(payload: dict[str, object]) -> bool:

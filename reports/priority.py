@@ -21,17 +21,25 @@ keeps the parts in words for the ticket page.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from communities.models import Community
-from incidents.models import IncidentCommunity
+from core.errors import Forbidden
+from incidents.models import IncidentCommunity, IncidentTicket
 from reports import metrics
+from tickets import events
 from tickets.models import UNRESOLVED, Ticket, TicketKind, TicketLink
+from tickets.services.common import is_agent, locked
+
+if TYPE_CHECKING:
+    from core.models import User
 
 INCIDENT = 1000
 FUNDED = 400
@@ -131,6 +139,71 @@ def ticket_priority_refresh(
         return priority
 
 
+def budget_states(community_ids: Iterable[int]) -> dict[int, BudgetState]:
+    """The budget state of each of these communities that has a budget, in two queries."""
+    ids = tuple(sorted(set(community_ids)))
+    if not ids:
+        return {}
+    return {
+        row.community_id: BudgetState(row.budget_minutes, row.used_minutes)
+        for row in metrics.budget_rows(ids)
+    }
+
+
+def communities_affected_of(tickets: Sequence[Ticket]) -> dict[int, int]:
+    """communities_affected() of each ticket, in two queries however many tickets."""
+    found: dict[int, set[int]] = {ticket.pk: {ticket.community_id} for ticket in tickets}
+    linked = TicketLink.objects.filter(Q(from_ticket__in=found) | Q(to_ticket__in=found))
+    for ends in linked.values_list(
+        "from_ticket_id", "to_ticket_id", "from_ticket__community_id", "to_ticket__community_id"
+    ):
+        for ticket_id in ends[:2]:
+            if ticket_id in found:
+                found[ticket_id].update(ends[2:])
+    attached = IncidentTicket.objects.filter(
+        ticket_id__in=found, incident__affected__isnull=False
+    ).values_list("ticket_id", "incident__affected__community_id")
+    for ticket_id, community_id in attached:
+        found[ticket_id].add(community_id)
+    return {ticket_id: len(communities) for ticket_id, communities in found.items()}
+
+
+def tickets_priority_refresh(*, ticket_ids: Iterable[int]) -> dict[int, Priority]:
+    """ticket_priority_refresh() for many tickets at once, in a fixed number of queries: the
+    tickets locked in id order, each community's budget read once, the links and incidents
+    of all of them, one UPDATE of those whose priority moved. Tickets that are gone are
+    left out."""
+    # No savepoint inside a caller's transaction (a worker's delivery): nothing here is
+    # caught and carried on from, so a failure rolls back the caller's work anyway.
+    with transaction.atomic(savepoint=False):
+        tickets = list(
+            Ticket.objects.select_for_update(no_key=True)
+            .filter(pk__in=sorted(set(ticket_ids)))
+            .only("community_id", "kind", "funded", "priority_score", "priority_reasons")
+            .order_by("pk")
+        )
+        budgets = budget_states(ticket.community_id for ticket in tickets)
+        affected = communities_affected_of(tickets)
+        priorities: dict[int, Priority] = {}
+        moved = []
+        for ticket in tickets:
+            priority = priorities[ticket.pk] = priority_of(
+                kind=ticket.kind,
+                funded=ticket.funded,
+                communities_affected=affected[ticket.pk],
+                budget=budgets.get(ticket.community_id),
+            )
+            if (ticket.priority_score, ticket.priority_reasons) != (
+                priority.score,
+                priority.reasons,
+            ):
+                ticket.priority_score, ticket.priority_reasons = priority.score, priority.reasons
+                moved.append(ticket)
+        if moved:
+            Ticket.objects.bulk_update(moved, ["priority_score", "priority_reasons"])
+    return priorities
+
+
 def community_priorities_refresh(*, community_id: int) -> int:
     """Refresh every unresolved ticket of a community (its budget changed: time logged, a new
     period). The number of tickets refreshed."""
@@ -143,10 +216,23 @@ def community_priorities_refresh(*, community_id: int) -> int:
     return len(ids)
 
 
-def ticket_funding_set(*, ticket: Ticket, funded: bool) -> Priority:
-    """Mark a request as coming with dedicated funding (or not), and re-rank it."""
-    Ticket.objects.filter(pk=ticket.pk).update(funded=funded, updated_at=timezone.now())
-    return ticket_priority_refresh(ticket_id=ticket.pk)
+def ticket_funding_set(*, ticket: Ticket, funded: bool, actor: User) -> Priority:
+    """Mark a request as coming with dedicated funding (or not), and re-rank it at once.
+
+    Audited like any change of a ticket's fields: an `updated` event on the ticket's trail
+    (who, when, off → on) and a history record, in the same transaction; setting what is
+    already set writes nothing."""
+    if not is_agent(actor):
+        raise Forbidden("Only agents mark a request as funded.")
+    with transaction.atomic():
+        row = locked(ticket)
+        if row.funded != funded:
+            row.funded = funded
+            row.updated_at = timezone.now()
+            row._history_user = actor  # type: ignore[attr-defined]
+            row.save(update_fields=["funded", "updated_at"])
+            events.ticket_updated(ticket=row, actor=actor, changes={"funded": [not funded, funded]})
+        return ticket_priority_refresh(ticket_id=row.pk)
 
 
 def all_priorities_refresh() -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -79,37 +78,30 @@ def targets_check() -> list[CheckResult]:
         f = metrics.Filters(
             start=now - timedelta(days=target.window_days), end=now, community_ids=communities
         )
-        value = metrics.compute(target.metric, f).value
-        state = target.assess(value)
+        figure = metrics.compute(target.metric, f)
+        state = target.assess(figure.value)
         Target.objects.filter(pk=target.pk).update(state=state, checked_at=now)
         crossed = False
         if state == TargetState.MISSED:
-            crossed = _open_crossing(target, value)
+            crossed = _open_crossing(target, figure)
         else:
             ThresholdCrossing.objects.filter(target=target, cleared_at__isnull=True).update(
                 cleared_at=now
             )
-        results.append(CheckResult(target, value, state, crossed))
+        results.append(CheckResult(target, figure.value, state, crossed))
     return results
 
 
-def _open_crossing(target: Target, value: float | None) -> bool:
-    try:
-        with transaction.atomic():
-            crossing = ThresholdCrossing.objects.create(target=target, value=value or 0.0)
-    except IntegrityError:
-        return False  # already open: told before
-    mail.send_threshold_crossed(target=target, value=value)
-    ThresholdCrossing.objects.filter(pk=crossing.pk).update(notified_at=timezone.now())
+def _open_crossing(target: Target, figure: metrics.Figure) -> bool:
+    """Open the target's crossing and queue its mail, both or neither."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                crossing = ThresholdCrossing.objects.create(
+                    target=target, value=figure.value or 0.0
+                )
+        except IntegrityError:
+            return False  # already open: told before
+        mail.threshold_crossed_queue(crossing=crossing, figure=figure)
+        ThresholdCrossing.objects.filter(pk=crossing.pk).update(notified_at=timezone.now())
     return True
-
-
-def support_lead_emails() -> list[str]:
-    """The members of the REPORTS_LEADS_GROUP group; none: the superusers."""
-    from core.models import User
-
-    active = User.objects.filter(is_active=True).exclude(email="")
-    leads = active.filter(groups__name=settings.REPORTS_LEADS_GROUP)
-    if not leads.exists():
-        leads = active.filter(is_superuser=True)
-    return sorted(set(leads.values_list("email", flat=True)))

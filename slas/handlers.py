@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.models import Event
+from slas.selectors import sla_setup
 from slas.services.clocks import ticket_clocks_sync
 from slas.services.replay import RECOMPUTED_BY, status_change_moves_clocks
 
@@ -25,9 +26,11 @@ def sync_ticket_clocks(*, event: Event) -> None:
 def sync_many_ticket_clocks(*, events: list[Event]) -> None:
     """sync_ticket_clocks for a batch of events (core.outbox batches): each ticket once,
     however many of its events wait, in the order of the tickets' ids, so that two batches
-    lock the clocks they share in the same order."""
+    lock the clocks they share in the same order. The policies and calendars are read
+    once for the batch."""
+    setup = sla_setup()
     for ticket_id in sorted({int(event.payload["ticket_id"]) for event in events}):
-        ticket_clocks_sync(ticket_id=ticket_id)
+        ticket_clocks_sync(ticket_id=ticket_id, setup=setup)
 
 
 # Which events are worth a sync (`when` of the reactions in supportdesk/events.py). An event

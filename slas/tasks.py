@@ -26,8 +26,8 @@ def sweep() -> None:
 )
 def enqueue_deliveries(*, deliveries: list[list[int | str]]) -> None:
     """Hand a burst of outbox deliveries ([id, queue] pairs) from one sweep batch to the
-    broker, one `core.outbox_deliver` message each. Sending one twice is harmless: a
-    delivery runs once."""
+    broker (`core.outbox.enqueue`: messages of up to OUTBOX_DELIVERIES_PER_MESSAGE per
+    queue). Sending one twice is harmless: a delivery runs once."""
     from core.outbox import enqueue
 
     enqueue([(int(delivery_id), str(queue)) for delivery_id, queue in deliveries])

@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings.local")
 
@@ -63,3 +63,16 @@ def live_workers() -> list[str]:
 
 
 app.steps["worker"].add(WorkerHeartbeat)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_old_connections(*, task: Any = None, **kwargs: Any) -> None:
+    """What Django does around a request, around each task in a worker: close a connection
+    that is past CONN_MAX_AGE, broke, or fails its health check, and keep the others
+    (CELERY_DB_REUSE_MAX stops Celery's fixup from closing every connection each time)."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return  # run in the caller's process, maybe inside its transaction
+    from django.db import close_old_connections as close
+
+    close()

@@ -18,6 +18,15 @@ def _sla_sync(event: str, *, when: str = "") -> Reaction:
     )
 
 
+def _priority_refresh(event: str, *, when: str = "") -> Reaction:
+    return Reaction(
+        event,
+        "reports.handlers.refresh_ticket_priority",
+        when=when,
+        batch="reports.handlers.refresh_ticket_priorities",
+    )
+
+
 REACTIONS: tuple[Reaction, ...] = (
     # A ticket entered the workflow (opened by a representative, or approved): route it.
     # A worker with a backlog routes the waiting tickets in batches (core.outbox).
@@ -84,14 +93,11 @@ REACTIONS: tuple[Reaction, ...] = (
     # Reports: the budget-aware priority (seed 004) stored on each ticket, re-ranked when its
     # inputs change: it enters the desk, its kind changes, it is linked or unlinked; time
     # logged re-ranks the community's open tickets and sends the 80 % / 100 % budget notices.
-    Reaction("ticket.opened", "reports.handlers.refresh_ticket_priority"),
-    Reaction("ticket.approval_requested", "reports.handlers.refresh_ticket_priority"),
-    Reaction(
-        "ticket.updated",
-        "reports.handlers.refresh_ticket_priority",
-        when="reports.handlers.kind_changed",
-    ),
-    Reaction("ticket.linked", "reports.handlers.refresh_ticket_priority"),
-    Reaction("ticket.unlinked", "reports.handlers.refresh_ticket_priority"),
+    # A worker with a backlog re-ranks the waiting tickets in batches, each ticket once.
+    _priority_refresh("ticket.opened"),
+    _priority_refresh("ticket.approval_requested"),
+    _priority_refresh("ticket.updated", when="reports.handlers.kind_changed"),
+    _priority_refresh("ticket.linked"),
+    _priority_refresh("ticket.unlinked"),
     Reaction("time.logged", "reports.handlers.budget_changed"),
 )

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 
 from core.services import user_profile_update
 from tickets.mail.forms import MailPreferenceForm
-from tickets.mail.outbound import mail_preference_set, muted_kinds
+from tickets.mail.outbound import mail_preference_set, muted_kinds, optional_kinds_for
 from web.access import current_user
 from web.forms import ProfileForm, show_errors
 
@@ -31,7 +31,9 @@ def profile(request: HttpRequest) -> HttpResponse:
             "time_zone": user.time_zone,
         },
     )
-    mail_form = MailPreferenceForm(request.POST or None, muted=muted_kinds(user=user))
+    mail_form = MailPreferenceForm(
+        request.POST or None, kinds=optional_kinds_for(user=user), muted=muted_kinds(user=user)
+    )
     if request.method == "POST" and form.is_valid() and mail_form.is_valid():
         try:
             user_profile_update(user=user, **form.cleaned_data)

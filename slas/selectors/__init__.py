@@ -22,17 +22,19 @@ from slas.selectors.matching import (
     PolicyMatch,
     Preview,
     PreviewLine,
+    SLASetup,
     calendar_for,
     policy_grid,
     policy_match,
     rule_of_policy,
     schedule_of,
     sla_preview,
+    sla_setup,
 )
 
 __all__ = [
     "Badge", "Clock", "GridCell", "MetricCompliance", "PercentileCont", "PolicyMatch", "Preview",
-    "PreviewLine", "TicketClocks", "calendar_for", "current_clocks", "humanize", "policy_grid",
+    "PreviewLine", "SLASetup", "TicketClocks", "calendar_for", "current_clocks", "humanize", "policy_grid",
     "policy_match", "rule_of_policy", "schedule_of", "sla_badges", "sla_clocks", "sla_compliance",
-    "sla_preview", "ticket_clocks", "tickets_breaching_soon",
+    "sla_preview", "sla_setup", "ticket_clocks", "tickets_breaching_soon",
 ]  # fmt: skip

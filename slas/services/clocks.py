@@ -20,18 +20,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from slas.models import ACTIVE_STATES, SLAPolicy, SLATarget, TicketSLA
-from slas.services.replay import ClockReplay, same_change
-from tickets.models import Ticket, TicketEvent
+from slas.selectors import SLASetup
+from slas.services.replay import ClockReplay, replayed_tickets, same_change
+from tickets.models import TicketEvent
 
 if TYPE_CHECKING:
     from core.models import User
 
 
-def ticket_clocks_sync(*, ticket_id: int) -> int:
+def ticket_clocks_sync(*, ticket_id: int, setup: SLASetup | None = None) -> int:
     """Bring the ticket's clocks up to date with its audit trail; return how many audit
-    entries were applied (0: nothing new, e.g. a delivery that ran already)."""
-    with transaction.atomic():
-        if not Ticket.objects.filter(pk=ticket_id).exists():
+    entries were applied (0: nothing new, e.g. a delivery that ran already). `setup`: the
+    policies and calendars, when the caller syncs many tickets (read when needed if not)."""
+    # No savepoint inside a caller's transaction (a worker's delivery): nothing here is
+    # caught and carried on from, so a failure rolls back the caller's work anyway.
+    with transaction.atomic(savepoint=False):
+        ticket = replayed_tickets().filter(pk=ticket_id).first()
+        if ticket is None:
             return 0
         TicketSLA.objects.bulk_create([TicketSLA(ticket_id=ticket_id)], ignore_conflicts=True)
         sla = TicketSLA.objects.select_for_update().get(pk=ticket_id)
@@ -42,7 +47,7 @@ def ticket_clocks_sync(*, ticket_id: int) -> int:
         )
         if not entries:
             return 0
-        replay = ClockReplay(sla=sla, entries=entries)
+        replay = ClockReplay(sla=sla, entries=entries, ticket=ticket, setup=setup)
         if sla.last_event_id:
             replay.check_plan(at=entries[0].created_at)
         for entry, following in zip(entries, [*entries[1:], None], strict=True):

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import QuerySet
+
 from slas.business_time import ZERO, Schedule
 from slas.clock import TargetRule, due, measure_of, parse_pauses, pauses_total, used, warning
 from slas.models import (
@@ -20,7 +22,7 @@ from slas.models import (
     SLATarget,
     TicketSLA,
 )
-from slas.selectors import calendar_for, policy_match, rule_of_policy, schedule_of
+from slas.selectors import SLASetup, rule_of_policy, schedule_of, sla_setup
 from tickets.models import Message, Ticket, TicketEvent
 from tickets.states import ACTIVE, TicketStatus
 
@@ -85,13 +87,26 @@ class _Opening:
     kind: str
 
 
+def replayed_tickets() -> QuerySet[Ticket]:
+    """Tickets as the replay reads them: with their community and its plan."""
+    return Ticket.objects.select_related("community__service_plan")
+
+
 class ClockReplay:
     """Applies audit entries to one ticket's clocks. The caller holds the TicketSLA lock."""
 
-    def __init__(self, *, sla: TicketSLA, entries: Sequence[TicketEvent]) -> None:
+    def __init__(
+        self,
+        *,
+        sla: TicketSLA,
+        entries: Sequence[TicketEvent],
+        ticket: Ticket | None = None,
+        setup: SLASetup | None = None,
+    ) -> None:
         self.sla = sla
         self.entries = entries
-        self.ticket = Ticket.objects.select_related("community__service_plan").get(pk=sla.ticket_id)
+        self.ticket = ticket or replayed_tickets().get(pk=sla.ticket_id)
+        self._setup = setup
         self.active: dict[str, SLATarget] = {
             t.metric: t
             for t in SLATarget.objects.select_for_update().filter(
@@ -223,13 +238,20 @@ class ClockReplay:
             elif not stands_still and target.state == ClockState.PAUSED:
                 self._resume(target, at=at, actor=actor)
 
+    @property
+    def setup(self) -> SLASetup:
+        """The policies and calendars, read when first needed (most replays need none)."""
+        if self._setup is None:
+            self._setup = sla_setup()
+        return self._setup
+
     def _match(self) -> None:
         community = self.ticket.community
         plan = community.service_plan
-        match = policy_match(
+        match = self.setup.policy_match(
             plan=plan, community=community, severity=self.sla.severity, kind=self.sla.kind
         )
-        calendar = calendar_for(community_id=community.pk, plan_id=plan.pk)
+        calendar = self.setup.calendar_for(community_id=community.pk, plan_id=plan.pk)
         where = (
             f"Business time follows the calendar “{calendar}” ({calendar.time_zone})."
             if calendar is not None
@@ -241,14 +263,15 @@ class ClockReplay:
         self.sla.calendar = calendar
 
     def _schedule(self, calendar_id: int | None) -> Schedule | None:
+        if calendar_id is None:
+            return None
         if calendar_id not in self._schedules:
-            if calendar_id is None:
-                calendar = None
-            elif calendar_id == self.sla.calendar_id:
-                calendar = self.sla.calendar
-            else:
-                calendar = BusinessCalendar.objects.filter(pk=calendar_id).first()
-            self._schedules[calendar_id] = schedule_of(calendar)
+            schedules = self.setup.schedules
+            self._schedules[calendar_id] = (
+                schedules[calendar_id]
+                if calendar_id in schedules
+                else schedule_of(BusinessCalendar.objects.filter(pk=calendar_id).first())
+            )
         return self._schedules[calendar_id]
 
     def _log(

@@ -167,7 +167,8 @@ def _sweep_batch(
 
 def _hand_over(pending: list[tuple[int, str]]) -> None:
     """Give the broker the deliveries of a committed batch. Each Celery message costs about
-    a millisecond to publish, so a burst (thousands of breaches after an outage) is handed
+    half a millisecond to publish and carries up to OUTBOX_DELIVERIES_PER_MESSAGE
+    deliveries of one queue, so a burst (thousands of breaches after an outage) is handed
     to a worker in a few messages rather than keeping the sweep busy; the outbox relay sends
     anything neither got to."""
     limit = settings.SLA_SWEEP_DIRECT_ENQUEUE_MAX

@@ -228,6 +228,10 @@ EVENT_REACTIONS = "supportdesk.events.REACTIONS"
 # A delivery that was handed to the broker but is still pending after this long is sent again.
 OUTBOX_REDELIVER_AFTER_SECONDS = env.int("OUTBOX_REDELIVER_AFTER_SECONDS", default=300)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+# After commit the deliveries go to the broker as one message per queue; a burst (the relay,
+# the SLA sweeper) is cut into messages of at most this many, so that several workers of a
+# queue share it.
+OUTBOX_DELIVERIES_PER_MESSAGE = env.int("OUTBOX_DELIVERIES_PER_MESSAGE", default=20)
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 
 # ---------------------------------------------------------------- SLAs
@@ -238,7 +242,8 @@ SLA_SWEEP_INTERVAL_SECONDS = env.float("SLA_SWEEP_INTERVAL_SECONDS", default=2.0
 SLA_SWEEP_BATCH_SIZE = env.int("SLA_SWEEP_BATCH_SIZE", default=2000)
 SLA_SWEEP_TIME_BUDGET_SECONDS = env.float("SLA_SWEEP_TIME_BUDGET_SECONDS", default=20.0)
 # A sweep batch with more outbox deliveries than this hands them to a worker to enqueue
-# (publishing costs about a millisecond each) instead of enqueueing them itself.
+# (a message per OUTBOX_DELIVERIES_PER_MESSAGE of them, about half a millisecond each)
+# instead of enqueueing them itself.
 SLA_SWEEP_DIRECT_ENQUEUE_MAX = env.int("SLA_SWEEP_DIRECT_ENQUEUE_MAX", default=200)
 # The desk's "Breaching soon" queue: running clocks due within this many minutes.
 SLA_BREACHING_SOON_MINUTES = env.int("SLA_BREACHING_SOON_MINUTES", default=60)
@@ -257,6 +262,12 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after every task unless
+# told to reuse it, and a new PostgreSQL backend per task (connect, authenticate, warm its
+# caches again) cost more than most tasks here. Reuse it for this many tasks;
+# supportdesk/celery.py closes it sooner when Django would (CONN_MAX_AGE, an error, a
+# failed health check).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_SERIALIZER = "json"

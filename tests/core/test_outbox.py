@@ -50,8 +50,82 @@ def test_publishing_writes_the_event_and_one_delivery_per_reaction(
         "slas",
         "pending",
     )
-    assert enqueued == [{"kwargs": {"delivery_id": delivery.pk}, "queue": "slas"}]
+    assert enqueued == [{"kwargs": {"delivery_ids": [delivery.pk]}, "queue": "slas"}]
     assert delivery.enqueued_at is not None
+
+
+SPREAD = (
+    outbox.Reaction("thing.spread", f"{handlers.__name__}.record", "slas"),
+    outbox.Reaction("thing.spread", f"{handlers.__name__}.measure", "routing"),
+    outbox.Reaction("thing.spread", f"{handlers.__name__}.fail", "slas"),
+)
+
+
+def test_the_deliveries_of_an_event_go_to_the_broker_in_one_message_per_queue(
+    django_capture_on_commit_callbacks, enqueued, settings
+):
+    settings.EVENT_REACTIONS = "tests.core.test_outbox.SPREAD"
+    outbox._reactions_by_event.cache_clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        event = outbox.publish("thing.spread")
+
+    assert event is not None
+    ids = dict(event.deliveries.values_list("handler", "pk"))
+    assert enqueued == [
+        {
+            "kwargs": {"delivery_ids": [ids[f"{handlers.__name__}.record"],
+                                        ids[f"{handlers.__name__}.fail"]]},
+            "queue": "slas",
+        },
+        {"kwargs": {"delivery_ids": [ids[f"{handlers.__name__}.measure"]]}, "queue": "routing"},
+    ]  # fmt: skip
+    assert not EventDelivery.objects.filter(enqueued_at=None).exists()
+
+
+def test_a_burst_is_cut_into_messages_of_at_most_the_configured_size(enqueued, settings):
+    settings.OUTBOX_DELIVERIES_PER_MESSAGE = 2
+    events = [outbox.publish("thing.grew", size=n) for n in (1, 20, 2, 3)]
+    pairs = list(
+        EventDelivery.objects.filter(event__in=events).order_by("pk").values_list("pk", "queue")
+    )
+    slas = [pk for pk, queue in pairs if queue == "slas"]
+    routing = [pk for pk, queue in pairs if queue == "routing"]
+
+    assert outbox.enqueue(pairs) == 5
+
+    assert enqueued == [
+        {"kwargs": {"delivery_ids": slas[:2]}, "queue": "slas"},
+        {"kwargs": {"delivery_ids": slas[2:]}, "queue": "slas"},
+        {"kwargs": {"delivery_ids": routing}, "queue": "routing"},
+    ]
+
+
+def test_a_message_runs_each_of_its_deliveries_even_when_one_fails():
+    from core.tasks import outbox_deliver
+
+    broke, happened = outbox.publish("thing.broke"), outbox.publish("thing.happened")
+    assert broke is not None
+    assert happened is not None
+    ids = [EventDelivery.objects.get(event=e).pk for e in (broke, happened)]
+
+    outbox_deliver(delivery_ids=ids)
+
+    assert handlers.calls == [happened.pk]
+    states = dict(EventDelivery.objects.values_list("event_id", "state"))
+    assert states == {broke.pk: "pending", happened.pk: "done"}
+    assert EventDelivery.objects.get(event=broke).attempts == 1
+
+
+def test_a_message_of_one_delivery_as_sent_before_still_runs():
+    from core.tasks import outbox_deliver
+
+    event = outbox.publish("thing.happened")
+    assert event is not None
+
+    outbox_deliver(delivery_id=EventDelivery.objects.get().pk)
+
+    assert handlers.calls == [event.pk]
 
 
 @pytest.mark.parametrize(("size", "queues"), [(3, ["slas"]), (11, ["slas", "routing"])])
@@ -135,7 +209,7 @@ def test_a_handler_that_keeps_failing_is_parked_as_failed_and_can_be_retried(
         assert outbox.delivery_retry(delivery_id=delivery.pk) is True
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("pending", 0)
-    assert enqueued == [{"kwargs": {"delivery_id": delivery.pk}, "queue": "default"}]
+    assert enqueued == [{"kwargs": {"delivery_ids": [delivery.pk]}, "queue": "default"}]
 
 
 def test_the_relay_sends_what_was_never_enqueued_or_was_lost(enqueued, settings):
@@ -156,7 +230,7 @@ def test_the_relay_sends_what_was_never_enqueued_or_was_lost(enqueued, settings)
         sent = outbox.relay()
 
     assert sent == 2
-    relayed = {call["kwargs"]["delivery_id"] for call in enqueued}
+    relayed = {pk for call in enqueued for pk in call["kwargs"]["delivery_ids"]}
     expected = set(
         EventDelivery.objects.exclude(event__in=[done, fresh, on_its_way]).values_list(
             "pk", flat=True
@@ -232,6 +306,21 @@ def test_a_worker_runs_the_waiting_deliveries_of_a_batched_handler_together_olde
     first = EventDelivery.objects.get(event_id=ids[0])
     assert outbox.delivery_run(delivery_id=first.pk) is False
     assert User.objects.filter(email__startswith="handled-").count() == 3
+
+
+def test_the_messages_of_deliveries_a_committed_batch_took_along_cost_no_query(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    events = [outbox.publish("thing.queued", n=n) for n in range(3)]
+    first, second, third = (EventDelivery.objects.get(event=e) for e in events)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.delivery_run(delivery_id=third.pk) is True
+
+    with django_assert_num_queries(0):
+        assert outbox.delivery_run(delivery_id=first.pk) is False
+        assert outbox.delivery_run(delivery_id=second.pk) is False
+    # The delivery this worker picked up had its own message, now consumed: not remembered.
+    assert third.pk not in outbox._done_here
 
 
 def test_a_batched_handler_with_nothing_else_waiting_runs_its_single_handler():

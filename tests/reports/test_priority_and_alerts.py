@@ -1,5 +1,6 @@
 """Seed 004's order as a table; the score kept current by reactions; budget periods and their
-notices, target crossings and scheduled summaries, each exactly once; /metrics' guard."""
+notices, target crossings and scheduled summaries, each exactly once (their mail:
+tests/reports/test_mail.py); /metrics' guard."""
 
 from __future__ import annotations
 
@@ -8,25 +9,39 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
-from django.core import mail
 
 from communities.services import time_entry_log
-from core.models import EventDelivery
+from core.errors import Forbidden
+from core.models import Event, EventDelivery
 from core.outbox import delivery_run
 from reports.budgets import budget_notices_send, budget_periods_roll
 from reports.models import BudgetNotice, BudgetPeriod, ReportMailing, Target, ThresholdCrossing
-from reports.priority import BudgetState, priority_of, ticket_priority_refresh
+from reports.priority import (
+    BudgetState,
+    priority_of,
+    ticket_funding_set,
+    ticket_priority_refresh,
+)
 from reports.summaries import monthly_summaries_send, weekly_summary_send
 from reports.targets import DEFAULT_TARGETS, targets_check
 from tests.communities.factories import CommunityFactory, MembershipFactory, SupportBudgetFactory
 from tests.core.factories import AgentFactory
 from tests.tickets.factories import TicketFactory
-from tickets.models import Ticket
+from tickets.mail.models import OutboundMail
+from tickets.models import Ticket, TicketEvent
 from web.desk.pagination import DEFAULT_SORT
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
+
+
+def mailed(kind: str) -> list[str]:
+    """The recipients of the kind's mail in the outbox, in the order queued."""
+    return list(
+        OutboundMail.objects.filter(kind=kind).order_by("pk").values_list("recipient", flat=True)
+    )
+
 
 LEFT = BudgetState(budget_minutes=600, used_minutes=60)  # 90 % left
 LITTLE_LEFT = BudgetState(budget_minutes=600, used_minutes=540)  # 10 % left
@@ -125,6 +140,40 @@ def test_the_ticket_page_shows_the_score_and_its_reasons(client, agent):
     assert (ticket.funded, ticket.priority_score) == (True, 450)
 
 
+def test_marking_a_request_funded_is_audited_and_shown_in_its_history(client, agent):
+    ticket = TicketFactory.create(kind="question")
+    client.force_login(agent)
+    url = f"/desk/tickets/{ticket.reference}/funding/"
+
+    client.post(url, {"funded": "1"})
+    client.post(url, {"funded": "1"})  # already funded: nothing to record
+    client.post(url, {"funded": "0"})
+
+    events = TicketEvent.objects.filter(ticket=ticket, kind="updated").order_by("pk")
+    assert [(e.actor, e.data) for e in events] == [
+        (agent, {"changes": {"funded": [False, True]}}),
+        (agent, {"changes": {"funded": [True, False]}}),
+    ]
+    assert list(
+        ticket.history.order_by("history_id").values_list("funded", "history_user")[1:]
+    ) == [(True, agent.pk), (False, agent.pk)]
+    published = Event.objects.filter(name="ticket.updated").order_by("pk")
+    assert [e.payload["fields"] for e in published] == [["funded"], ["funded"]]  # re-ranks
+    html = client.get(f"/desk/tickets/{ticket.reference}/?tab=history").content.decode()
+    who = f"<strong>{agent.display_name}</strong>"
+    assert f"{who} changed dedicated funding: no → yes" in html
+    assert f"{who} changed dedicated funding: yes → no" in html
+
+
+def test_only_agents_mark_a_request_funded(member):
+    ticket = TicketFactory.create(kind="question")
+    with pytest.raises(Forbidden):
+        ticket_funding_set(ticket=ticket, funded=True, actor=member)
+    ticket.refresh_from_db()
+    assert ticket.funded is False
+    assert not TicketEvent.objects.filter(ticket=ticket, kind="updated").exists()
+
+
 # ---------------------------------------------------------------- budget periods and notices
 
 
@@ -160,8 +209,10 @@ def test_staff_and_representatives_are_told_at_80_and_100_percent_once_per_perio
         assert [n.level for n in budget_notices_send(community_id=community.pk)] == [100]
         assert budget_notices_send(community_id=community.pk) == []
     representatives = [rep.email, ticket.requester.email]  # the factory's requester represents too
-    assert sorted(m.to[0] for m in mail.outbox) == sorted([*representatives, lead.email] * 2)
-    assert "80 % of the support budget used" in mail.outbox[0].subject
+    assert sorted(mailed("budget_notice")) == sorted([*representatives, lead.email] * 2)
+    first = OutboundMail.objects.filter(kind="budget_notice").order_by("pk").first()
+    assert first is not None
+    assert "80 % of the support budget used" in first.subject
     with time_machine.travel(NOW + timedelta(days=1), tick=False):  # April: a new period
         time_entry_log(ticket=ticket, agent=agent, minutes=500)
         assert [n.level for n in budget_notices_send(community_id=community.pk)] == [80]
@@ -211,7 +262,7 @@ def test_crossing_a_threshold_tells_the_support_leads_once_per_crossing():
         for _ in range(10):
             rate("bad")  # 45 %: a second crossing
         assert [r.crossed for r in targets_check()] == [True]
-    assert [m.to for m in mail.outbox] == [[lead.email], [lead.email]]
+    assert mailed("threshold_crossed") == [lead.email, lead.email]
     assert ThresholdCrossing.objects.filter(cleared_at__isnull=True).count() == 1
     assert ThresholdCrossing.objects.count() == 2
 
@@ -232,12 +283,14 @@ def test_the_weekly_and_monthly_summaries_go_once_to_their_readers():
         assert weekly_summary_send() == 0
         assert monthly_summaries_send() == 1
         assert monthly_summaries_send() == 0
-    weekly, monthly = mail.outbox
-    assert weekly.to == [lead.email]
-    assert monthly.to == [rep.email]
-    assert "Ours: support in March 2026" in monthly.subject
-    assert "Tickets opened: 1 (0)" in monthly.body
-    assert ReportMailing.objects.count() == 2
+    assert mailed("weekly_summary") == [lead.email]
+    assert mailed("monthly_summary") == [rep.email]
+    monthly = OutboundMail.objects.get(kind="monthly_summary")
+    assert monthly.subject == "Ours: support in March 2026"
+    assert "Tickets opened: 1 (0)" in monthly.text
+    assert sorted(ReportMailing.objects.values_list("kind", "recipients")) == [
+        ("monthly_community", 1), ("weekly_leads", 1),
+    ]  # fmt: skip
 
 
 # ---------------------------------------------------------------- /metrics

@@ -89,7 +89,7 @@ def test_a_due_clock_is_breached_once_and_handed_on_after_commit(
     )  # fmt: skip
     delivery = EventDelivery.objects.get(event=event)
     assert (delivery.handler, delivery.queue) == ("tests.slas.reactions.record", "paging")
-    assert enqueued == [{"kwargs": {"delivery_id": delivery.pk}, "queue": "paging"}]
+    assert enqueued == [{"kwargs": {"delivery_ids": [delivery.pk]}, "queue": "paging"}]
     # The resolution clock is not due yet.
     assert clock(ticket, "resolution").state == "running"
 
@@ -454,5 +454,6 @@ def test_a_burst_of_deliveries_is_handed_to_a_worker_to_enqueue(
 
     for chunk in chunks:
         enqueue_deliveries(deliveries=chunk)  # what the worker does
-    assert [(e["kwargs"]["delivery_id"], e["queue"]) for e in enqueued] == deliveries
+    sent = [(pk, e["queue"]) for e in enqueued for pk in e["kwargs"]["delivery_ids"]]
+    assert sent == deliveries
     assert not EventDelivery.objects.filter(event__name="sla.breached", enqueued_at=None).exists()

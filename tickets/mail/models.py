@@ -190,6 +190,10 @@ class MailKind(models.TextChoices):
     ATTACHMENT_REFUSED = "attachment_refused", "Attachments not accepted"
     UNKNOWN_SENDER = "unknown_sender", "Refusal to an unknown sender"
     PAGING = "paging", "Paging notification"
+    THRESHOLD_CROSSED = "threshold_crossed", "A report figure missed its threshold"
+    BUDGET_NOTICE = "budget_notice", "A support budget reached 80 % or 100 %"
+    WEEKLY_SUMMARY = "weekly_summary", "The weekly support summary"
+    MONTHLY_SUMMARY = "monthly_summary", "The monthly summary of my community"
 
 
 class OutboundStatus(models.TextChoices):
@@ -205,7 +209,7 @@ class OutboundMail(models.Model):
 
     kind = models.CharField(max_length=30, choices=MailKind.choices)
     dedup_key = models.CharField(
-        max_length=200, help_text="The cause: an event, a delivery, an inbound message."
+        max_length=200, help_text="The cause: an event, a delivery, an inbound message, a report."
     )
     recipient = models.CharField(max_length=320)
     ticket = models.ForeignKey(

@@ -36,6 +36,7 @@ from django.db import IntegrityError, transaction
 from django.template import Context, Engine
 from django.utils import timezone
 
+from communities.models import Membership
 from tickets.mail.models import (
     MailKind,
     MailPreference,
@@ -59,7 +60,15 @@ OPTIONAL_KINDS = (
     MailKind.STAFF_REPLY,
     MailKind.RESOLVED,
     MailKind.MERGED,
+    MailKind.THRESHOLD_CROSSED,
+    MailKind.BUDGET_NOTICE,
+    MailKind.WEEKLY_SUMMARY,
+    MailKind.MONTHLY_SUMMARY,
 )
+# The reports' mail goes to agents (threshold crossings, budget notices, the weekly summary)
+# or to representatives (budget notices, their community's monthly summary) only.
+STAFF_KINDS = (MailKind.THRESHOLD_CROSSED, MailKind.BUDGET_NOTICE, MailKind.WEEKLY_SUMMARY)
+REPRESENTATIVE_KINDS = (MailKind.BUDGET_NOTICE, MailKind.MONTHLY_SUMMARY)
 MAX_REFERENCES = 20
 
 
@@ -472,6 +481,16 @@ def mail_preference_set(*, user: Any, muted: list[str]) -> MailPreference:
         user=user, defaults={"muted": kept, "updated_at": timezone.now()}
     )
     return preference
+
+
+def optional_kinds_for(*, user: Any) -> list[str]:
+    """The notification mails `user` can get and so may turn off, in OPTIONAL_KINDS' order."""
+    offered = set(OPTIONAL_KINDS) - set(STAFF_KINDS) - set(REPRESENTATIVE_KINDS)
+    if user.is_staff:
+        offered |= set(STAFF_KINDS)
+    if Membership.objects.filter(user=user, role=Membership.Role.REPRESENTATIVE).exists():
+        offered |= set(REPRESENTATIVE_KINDS)
+    return [kind.value for kind in OPTIONAL_KINDS if kind in offered]
 
 
 def muted_kinds(*, user: Any) -> list[str]:

@@ -24,7 +24,8 @@ _CHOICES: dict[str, dict[str, str]] = {
 }
 _PEOPLE = ("assignee", "requester")
 _LABELS = {"merged_into": "merged into", "first_responded_at": "first response",
-           "resolved_at": "resolution", "closed_at": "closing"}  # fmt: skip
+           "resolved_at": "resolution", "closed_at": "closing",
+           "funded": "dedicated funding"}  # fmt: skip
 # Kept by every status change, which the record shows already.
 _NOT_SHOWN = ("status_changed_at",)
 
@@ -43,6 +44,8 @@ def _short(value: str, limit: int = 80) -> str:
 
 
 def _value(field: str, value: Any, names: dict[int, str]) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if value is None or value == "" or value == []:
         return "—"
     if field in _CHOICES:

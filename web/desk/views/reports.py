@@ -221,7 +221,7 @@ def funding(request: HttpRequest, reference: str) -> HttpResponse:
     """Mark a request as coming with dedicated funding, or not, and re-rank it."""
     ticket = ticket_or_404(request, reference)
     funded = request.POST.get("funded") == "1"
-    priority = ticket_funding_set(ticket=ticket, funded=funded)
+    priority = ticket_funding_set(ticket=ticket, funded=funded, actor=current_user(request))
     messages.success(request, f"Priority {priority.score}: {'; '.join(priority.reasons)}.")
     return redirect("desk:ticket", reference=ticket.reference)
 

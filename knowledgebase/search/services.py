@@ -7,24 +7,28 @@ scores it with ts_rank over the weighted document (title > summary and tags > bo
 the title's trigram similarity, plus small boosts when every word or the exact phrase
 matches. The semantic side takes the nearest article embeddings. The two are blended:
 KB_SEARCH_SEMANTIC_WEIGHT × cosine similarity + the rest × the full-text score divided by
-the best full-text score of the query. Every candidate comes from
-`articles_visible_to(user)`, published articles only, before anything is ranked.
+the best full-text score of the query. Every candidate comes from the articles `user`
+may read (`published_ids_sql`, the rule of `articles_visible_to`), published articles
+only, before anything is ranked. The ranking is one prepared statement (`_RANKING_SQL`).
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,8 +36,7 @@ from knowledgebase.models import Article, Category
 from knowledgebase.search import embeddings
 from knowledgebase.search.errors import InvalidQuery, SearchNotFound, UnknownCategory
 from knowledgebase.search.models import ArticleIndex, SearchLog, Source
-from knowledgebase.selectors import articles_visible_to
-from knowledgebase.states import ArticleStatus
+from knowledgebase.selectors import articles_visible_to, published_ids_sql
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,17 +99,6 @@ class SearchResult:
         return self.page * self.page_size < self.total
 
 
-@dataclass
-class _Ranked:
-    ids: list[int] = field(default_factory=list)
-    lexical: dict[int, float] = field(default_factory=dict)
-    semantic: dict[int, float] = field(default_factory=dict)
-    scores: dict[int, float] = field(default_factory=dict)
-    used_semantic: bool = False
-    # The any-word query the snippets mark, when the full-text side ran.
-    marked: str | None = None
-
-
 # ---------------------------------------------------------------- input
 
 
@@ -137,16 +129,6 @@ def _category_ids(slug: str | None) -> list[int] | None:
     return sorted(found)
 
 
-def _visible_sql(
-    user: User | AnonymousUser | None, category_ids: list[int] | None
-) -> tuple[str, tuple[Any, ...]]:
-    articles = articles_visible_to(user).filter(status=ArticleStatus.PUBLISHED)
-    if category_ids is not None:
-        articles = articles.filter(category_id__in=category_ids)
-    sql, params = articles.order_by().values("pk").query.sql_with_params()
-    return sql, tuple(params)
-
-
 _PREFIX_WORD = re.compile(r"(\w{3,})$")
 # A lexeme held by more articles than this (and more than the floor) is not used to find
 # candidates, only to rank them: on a large knowledge base a word such as "account" would
@@ -163,123 +145,279 @@ def _plain(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _term(lexeme: str, *, prefix: bool = False) -> str:
-    return "'" + lexeme.replace("'", "''") + "'" + (":*" if prefix else "")
+def _typed_word(text: str) -> str | None:
+    """The last word of a question being typed (3 characters or more), matched as a prefix."""
+    if text[-1:].isspace():
+        return None
+    match = _PREFIX_WORD.search(_plain(text))
+    return match.group(1) if match else None
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What one query becomes: `ranking` (any word, corrections and the typed prefix
-    included) scores candidates, which `candidates` finds through the GIN index."""
+# ---------------------------------------------------------------- ranking, in one statement
 
-    ranking: str | None
-    candidates: str | None
-    all_words: str | None
-    phrase: str | None
-    normalized: str
-
-
-_PLAN_SQL = """
-WITH q AS (
+# The whole ranking is one statement: the query's plan, the full-text candidates, the
+# nearest embeddings, the blend, and the page's articles with their snippets. One
+# statement rather than one per step: each statement is sent, parsed and planned on its
+# own, and on a busy machine each round trip also waits for the database process to be
+# scheduled (docs/knowledgebase.md, Speed). The steps, in order:
+#
+# - q, words, corrections, typed, term, plan: the query's lexemes ('english' stemming over
+#   unaccented text, stop words dropped), how many articles hold each (kbsearch_lexeme),
+#   the unknown ones corrected to the nearest lexemes by trigram similarity, the word being
+#   typed as a prefix (suggestions). `ranking` (every term, an OR) scores the candidates,
+#   which `candidates` (the terms that are not common, an OR; the AND of all the words when
+#   every one is common) finds through the GIN index.
+# - lexical: at most CANDIDATES readable articles matching `candidates`, ranked by ts_rank,
+#   the title's trigram similarity and the all-words and phrase boosts; the `pool` best.
+# - nearest, near, semantic: the nearest embeddings through the HNSW index (pgvector; with
+#   the real[] column, the nearest found by the process, given as arrays), the readable
+#   ones among them, and the cosine similarity of the full-text candidates too.
+# - scored, ranked, page: the blend, the `pool` best, the page's rows with ts_headline.
+#
+# `visible` is NOT MATERIALIZED: each use is planned as a subquery on its few candidate
+# rows, never as a list of every readable article.
+_RANKING_SQL = """
+WITH visible(id) AS NOT MATERIALIZED ({visible}),
+q AS (
     SELECT plainto_tsquery('english', unaccent(%(text)s)) AS all_words,
            phraseto_tsquery('english', unaccent(%(text)s)) AS phrase,
            lower(unaccent(%(text)s)) AS normalized,
-           tsvector_to_array(to_tsvector('english', unaccent(%(text)s))) AS lexemes
-), known AS (
-    SELECT l.word, l.ndoc FROM kbsearch_lexeme l, q WHERE l.word = ANY(q.lexemes)
+           tsvector_to_array(to_tsvector('english', unaccent(%(text)s))) AS lexemes,
+           greatest({common_floor}::bigint, floor({common_share}::float8 * (
+               SELECT greatest(reltuples, 0)::bigint FROM pg_class
+                WHERE oid = 'kbsearch_articleindex'::regclass))::bigint) AS cap
+), words AS MATERIALIZED (
+    SELECT u.word, u.n, l.ndoc
+      FROM q CROSS JOIN unnest(q.lexemes) WITH ORDINALITY AS u(word, n)
+      LEFT JOIN kbsearch_lexeme l ON l.word = u.word
 ), corrections AS (
-    SELECT c.word FROM q, unnest(q.lexemes) AS u(word)
-    CROSS JOIN LATERAL (
-        SELECT l.word FROM kbsearch_lexeme l WHERE l.word %% u.word
-         ORDER BY similarity(l.word, u.word) DESC, l.ndoc DESC, l.word
-         LIMIT %(corrections)s
+    SELECT c.word, w.n, c.k
+      FROM words w
+     CROSS JOIN LATERAL (
+        SELECT l.word, row_number() OVER (
+                   ORDER BY similarity(l.word, w.word) DESC, l.ndoc DESC, l.word) AS k
+          FROM kbsearch_lexeme l WHERE l.word %% w.word
+         ORDER BY k
+         LIMIT {corrections}
     ) AS c
-    WHERE length(u.word) >= 4 AND NOT EXISTS (SELECT 1 FROM known k WHERE k.word = u.word)
+     WHERE w.ndoc IS NULL AND length(w.word) >= 4
+), typed AS (
+    SELECT quote_literal(%(typed)s::text) || ':*' AS term
+     WHERE %(typed)s::text IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM words w WHERE w.word = %(typed)s::text AND w.ndoc IS NOT NULL)
+       AND (SELECT coalesce(sum(l.ndoc), 0) FROM kbsearch_lexeme l
+             WHERE l.word LIKE %(typed)s::text || '%%') <= (SELECT cap FROM q)
+), term AS (
+    SELECT 1 AS part, w.n, 0::bigint AS k, w.word, coalesce(w.ndoc, 0) <= q.cap AS selective
+      FROM words w CROSS JOIN q
+     WHERE strpos(w.word, chr(92)) = 0
+    UNION ALL
+    SELECT 2, c.n, c.k, c.word, true FROM corrections c WHERE strpos(c.word, chr(92)) = 0
+), plan AS MATERIALIZED (
+    SELECT nullif(concat_ws(' | ',
+               (SELECT string_agg(quote_literal(t.word), ' | ' ORDER BY t.part, t.n, t.k)
+                  FROM term t),
+               (SELECT term FROM typed)), '')::tsquery AS ranking,
+           coalesce(
+               nullif(concat_ws(' | ',
+                   (SELECT string_agg(quote_literal(t.word), ' | ' ORDER BY t.part, t.n, t.k)
+                      FROM term t WHERE t.selective),
+                   (SELECT term FROM typed)), '')::tsquery,
+               CASE WHEN numnode(q.all_words) > 0 THEN q.all_words END) AS candidates,
+           CASE WHEN numnode(q.all_words) > 1 THEN q.all_words END AS all_words,
+           CASE WHEN numnode(q.all_words) > 1 AND strpos(q.phrase::text, '<->') > 0
+                THEN q.phrase END AS phrase,
+           q.normalized
+      FROM q
+), lexical AS MATERIALIZED (
+    SELECT i.article_id,
+           ts_rank('{weights}'::float4[], i.document, p.ranking)
+           + similarity(i.title_norm, p.normalized)
+           + CASE WHEN p.all_words IS NOT NULL AND i.document @@ p.all_words
+                  THEN {all_words_boost} ELSE 0 END
+           + CASE WHEN p.phrase IS NOT NULL AND i.document @@ p.phrase
+                  THEN {phrase_boost} ELSE 0 END AS score
+      FROM plan p
+     CROSS JOIN LATERAL (
+        SELECT c.article_id FROM kbsearch_articleindex c
+         WHERE c.document @@ p.candidates AND c.article_id IN (SELECT id FROM visible)
+         LIMIT {candidates}
+    ) AS candidate
+      JOIN kbsearch_articleindex i ON i.article_id = candidate.article_id
+     WHERE {lexical}
+     ORDER BY score DESC, i.article_id
+     LIMIT {pool}
+), v AS MATERIALIZED (
+    SELECT %(vector)s::{vector_type} AS v
+), nearest AS MATERIALIZED (
+    {nearest_sql}
+), near AS MATERIALIZED (
+    SELECT n.article_id, n.distance FROM nearest n
+     WHERE n.distance IS NOT NULL AND n.article_id IN (SELECT id FROM visible)
+     ORDER BY n.distance, n.article_id
+     LIMIT {pool}
+), semantic AS (
+    SELECT article_id, 1 - distance AS similarity FROM near
+    UNION ALL
+    SELECT i.article_id, {similarity}
+      FROM kbsearch_articleindex i
+     WHERE {semantic} AND i.article_id IN (SELECT article_id FROM lexical)
+       AND i.embedding IS NOT NULL AND i.article_id NOT IN (SELECT article_id FROM near)
+), scored AS (
+    SELECT coalesce(l.article_id, s.article_id) AS article_id, l.score AS lexical,
+           s.similarity AS semantic,
+           CASE WHEN NOT {semantic} THEN l.score
+                WHEN NOT {lexical} THEN s.similarity
+                ELSE {weight}::float8 * coalesce(s.similarity, 0)
+                     + {rest}::float8 * coalesce(l.score, 0)
+                     / (SELECT coalesce(nullif(max(score), 0), 1) FROM lexical)
+           END AS score
+      FROM lexical l FULL JOIN semantic s ON s.article_id = l.article_id
+     WHERE NOT {semantic} OR l.article_id IS NOT NULL OR s.similarity >= {minimum}::float8
+), ranked AS MATERIALIZED (
+    SELECT article_id, lexical, semantic, score,
+           row_number() OVER (ORDER BY score DESC, article_id) AS position
+      FROM scored
+     ORDER BY score DESC, article_id
+     LIMIT {pool}
+), page AS (
+    SELECT r.position, r.article_id, r.score, r.lexical, r.semantic,
+           a.title, a.slug, a.summary, a.kind, c.name AS category, {marks}
+      FROM ranked r
+      JOIN knowledgebase_article a ON a.id = r.article_id
+      LEFT JOIN knowledgebase_category c ON c.id = a.category_id
+     CROSS JOIN plan p
+     WHERE r.position > %(start)s AND r.position <= %(stop)s
 )
-SELECT q.all_words::text, q.phrase::text, numnode(q.all_words), q.normalized, q.lexemes,
-       (SELECT greatest(reltuples, 0)::bigint FROM pg_class
-         WHERE oid = 'kbsearch_articleindex'::regclass),
-       ARRAY(SELECT k.word FROM known k), ARRAY(SELECT k.ndoc FROM known k),
-       ARRAY(SELECT c.word FROM corrections c),
-       CASE WHEN %(prefix)s::text IS NULL THEN NULL
-            ELSE (SELECT coalesce(sum(l.ndoc), 0) FROM kbsearch_lexeme l
-                   WHERE l.word LIKE %(prefix)s::text) END
-  FROM q
+SELECT (SELECT count(*) FROM ranked), page.article_id, page.score, page.lexical,
+       page.semantic, page.title, page.slug, page.summary, page.kind, page.category,
+       page.title_mark, page.snippet_mark
+  FROM (SELECT 1) AS one LEFT JOIN page ON true
+ ORDER BY page.position
 """
 
-
-def _plan(text: str, *, prefix: bool) -> _Plan:
-    """One round trip: the query's lexemes, which of them the index knows and how common
-    they are, corrections of the unknown ones, and how common the typed prefix is."""
-    typed_word = None
-    if prefix and not text[-1:].isspace():
-        match = _PREFIX_WORD.search(_plain(text))
-        typed_word = match.group(1) if match else None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PLAN_SQL,
-            {
-                "text": text,
-                "corrections": CORRECTIONS_PER_WORD,
-                "prefix": None if typed_word is None else typed_word + "%",
-            },
-        )
-        row = cursor.fetchone()
-    all_words, phrase, nodes, normalized, lexemes, articles = row[:6]
-    known = dict(zip(row[6], row[7], strict=True))
-    corrections = [w for w in row[8] if "\\" not in w]
-    lexemes = [w for w in lexemes if "\\" not in w]
-    cap = max(COMMON_FLOOR, int(COMMON_SHARE * (articles or 0)))
-    typed = None
-    if typed_word is not None and typed_word not in known and (row[9] or 0) <= cap:
-        typed = _term(typed_word, prefix=True)
-    selective = [w for w in lexemes if known.get(w, 0) <= cap] + corrections
-    ranking_terms = [_term(w) for w in [*lexemes, *corrections]] + ([typed] if typed else [])
-    candidate_terms = [_term(w) for w in selective] + ([typed] if typed else [])
-    several = nodes > 1
-    return _Plan(
-        ranking=" | ".join(ranking_terms) or None,
-        # Only common words: articles holding all of them.
-        candidates=" | ".join(candidate_terms) or (all_words or None),
-        all_words=all_words if several else None,
-        phrase=phrase if several and "<->" in phrase else None,
-        normalized=normalized,
-    )
+# The semantic side, by where the embeddings are (migration 0001 decided). pgvector: the
+# nearest through the HNSW index (a filter inside the index scan can make the planner give
+# the index up and compare every vector, hence the readable ones are picked afterwards);
+# the query's vector is sent once and read through an InitPlan, which the index scan takes.
+_NEAREST = {
+    "vector": """SELECT i.article_id, i.embedding <=> (SELECT v FROM v) AS distance
+      FROM kbsearch_articleindex i
+     WHERE {semantic}
+     ORDER BY i.embedding <=> (SELECT v FROM v)
+     LIMIT {nearest}""",
+    # real[]: the process found the nearest (numpy over every embedding).
+    "array": """SELECT u.article_id, 1 - u.similarity AS distance
+      FROM unnest(%(near_ids)s::bigint[], %(near_similarities)s::float8[])
+           AS u(article_id, similarity)
+     WHERE {semantic}""",
+}
+_SIMILARITY = {
+    "vector": "1 - (i.embedding <=> (SELECT v FROM v))",
+    # Stored embeddings are normalised: the dot product is the cosine.
+    "array": "(SELECT sum(e::float8 * x) FROM unnest(i.embedding, (SELECT v FROM v)) AS u(e, x))",
+}
+_MARKS = {
+    True: "ts_headline('english', a.title, coalesce(p.ranking, ''::tsquery), %(headline)s) "
+    "AS title_mark, ts_headline('english', left(a.summary || E'\\n' || a.body, 20000), "
+    "coalesce(p.ranking, ''::tsquery), %(fragments)s) AS snippet_mark",
+    False: "NULL::text AS title_mark, NULL::text AS snippet_mark",
+}
+_PLACEHOLDER = re.compile(r"%%|%s")
 
 
-# ---------------------------------------------------------------- ranking
+@functools.cache
+def _ranking_template(
+    storage: str,
+    *,
+    snippets: bool,
+    lexical: bool,
+    semantic: bool,
+    pool: int,
+    weight: float,
+    minimum: float,
+    candidates: int,
+) -> str:
+    """The ranking statement but for `{visible}`, its constants written into the text: the
+    statement is prepared and planned once per connection for every query (a plan that
+    knows its limits and which sides run), see `_ranking_cursor`."""
+    fields = {
+        "{nearest_sql}": _NEAREST[storage],
+        "{similarity}": _SIMILARITY[storage],
+        "{marks}": _MARKS[snippets],
+        "{vector_type}": "vector" if storage == "vector" else "real[]",
+        "{lexical}": "true" if lexical else "false",
+        "{semantic}": "true" if semantic else "false",
+        "{pool}": str(int(pool)),
+        "{nearest}": str(int(pool * SEMANTIC_OVERFETCH)),
+        "{candidates}": str(int(candidates)),
+        "{corrections}": str(int(CORRECTIONS_PER_WORD)),
+        "{common_floor}": str(int(COMMON_FLOOR)),
+        "{common_share}": repr(float(COMMON_SHARE)),
+        "{weights}": RANK_WEIGHTS,
+        "{weight}": repr(weight),
+        "{rest}": repr(1 - weight),
+        "{minimum}": repr(minimum),
+        "{all_words_boost}": repr(float(ALL_WORDS_BOOST)),
+        "{phrase_boost}": repr(float(PHRASE_BOOST)),
+    }
+    sql = _RANKING_SQL
+    for name, value in fields.items():
+        sql = sql.replace(name, value)
+    return sql
 
 
-def _lexical(plan: _Plan, visible: tuple[str, tuple[Any, ...]], *, pool: int) -> dict[int, float]:
-    """The `pool` best full-text candidates. The candidates are bounded before anything is
-    ranked: at most CANDIDATES readable articles matching the selective lexemes, found
-    through the GIN index, and `ts_rank` runs on those only (a typo corrected to a common
-    word must not make a search rank thousands of articles)."""
-    if plan.candidates is None:
-        return {}
-    sql = f"""
-        SELECT i.article_id,
-               ts_rank(%s::float4[], i.document, %s::tsquery)
-               + similarity(i.title_norm, %s)
-               + CASE WHEN %s::tsquery IS NOT NULL AND i.document @@ %s::tsquery
-                      THEN {ALL_WORDS_BOOST} ELSE 0 END
-               + CASE WHEN %s::tsquery IS NOT NULL AND i.document @@ %s::tsquery
-                      THEN {PHRASE_BOOST} ELSE 0 END AS score
-          FROM (SELECT c.article_id FROM kbsearch_articleindex c
-                 WHERE c.document @@ %s::tsquery
-                   AND c.article_id IN ({visible[0]})
-                 LIMIT %s) AS candidate
-          JOIN kbsearch_articleindex i ON i.article_id = candidate.article_id
-         ORDER BY score DESC, i.article_id
-         LIMIT %s
-    """  # noqa: S608 - the interpolated parts are constants and Django's own SQL
-    params = [
-        RANK_WEIGHTS, plan.ranking, plan.normalized, plan.all_words, plan.all_words,
-        plan.phrase, plan.phrase, plan.candidates, *visible[1], CANDIDATES, pool,
-    ]  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0]: float(row[1]) for row in cursor.fetchall()}
+def _named(sql: str, params: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """Django's SQL with positional placeholders, as named ones (v0, v1, …) to embed in a
+    statement with named parameters."""
+    names: dict[str, Any] = {}
+
+    def name(match: re.Match[str]) -> str:
+        if match.group() == "%%":
+            return "%%"
+        key = f"v{len(names)}"
+        names[key] = params[len(names)]
+        return f"%({key})s"
+
+    named = _PLACEHOLDER.sub(name, sql)
+    if len(names) != len(params):
+        raise ValueError("The visibility SQL's placeholders and parameters differ in number.")
+    return named, names
+
+
+class _PreparedCursor(psycopg.Cursor):
+    """Binds parameters on the server and prepares the statement (once per connection)."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        return super().execute(query, params, prepare=True)
+
+
+def _ranking_cursor() -> CursorWrapper:
+    """A cursor for the ranking statement, prepared on the server and run with a generic
+    plan: planning the statement cost about as much as running it (1.4 ms of about 4 ms
+    of the database's time for a suggestion). Its parameters (the text, the vector, the
+    reader, the page) do not change the plan's shape: every limit is in the text, and what
+    the text's words select is read inside the statement. Django's own statements bind on
+    the client and are never prepared, so the connection's settings below touch the
+    search's statements only. Through Django's cursor wrapper, so the statement is counted
+    and logged like any other."""
+    connection.cursor().close()  # connected, and Django's health check done
+    raw = connection.connection
+    if getattr(connection, "_kbsearch_session_for", None) is not raw:
+        statements = ["SET plan_cache_mode = force_generic_plan"]
+        if embeddings.storage() == "vector":
+            # With a filter, keep walking the HNSW graph until enough rows are found.
+            statements += ["SET hnsw.iterative_scan = relaxed_order", "SET hnsw.ef_search = 100"]
+        with connection.cursor() as cursor:
+            cursor.execute("; ".join(statements))
+        if raw.prepare_threshold is None:  # Django's default: preparing switched off
+            # Only an explicit prepare=True prepares; nothing is prepared automatically.
+            raw.prepare_threshold = 2**31
+        # Once per connection; inside a transaction every time (a rollback undoes a SET).
+        if not connection.in_atomic_block:
+            connection._kbsearch_session_for = raw  # type: ignore[attr-defined]
+    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    return wrapper(_PreparedCursor(raw), connection)
 
 
 _embedded_seen_at = 0.0
@@ -301,115 +439,91 @@ def _has_embeddings() -> bool:
     return False
 
 
-def _hnsw_settings() -> None:
-    """With a filter, keep walking the HNSW graph until enough visible rows are found: set
-    once per database connection."""
-    raw = connection.connection
-    if raw is not None and getattr(connection, "_kbsearch_hnsw_for", None) is raw:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = 100")
-    connection._kbsearch_hnsw_for = connection.connection  # type: ignore[attr-defined]
-
-
-def _semantic(
-    vector: np.ndarray,
-    visible: tuple[str, tuple[Any, ...]],
-    *,
-    pool: int,
-    also: Sequence[int] = (),
-) -> dict[int, float]:
-    """Cosine similarity of the `pool` nearest readable articles, and of the articles `also`
-    (the full-text candidates)."""
-    if embeddings.storage() == "vector":
-        placeholder, value = embeddings.to_sql(vector)
-        _hnsw_settings()
-        # The nearest embeddings first, through the HNSW index (a filter inside the index
-        # scan can make the planner give the index up and sort every vector), then the
-        # visibility rule on those few; SEMANTIC_OVERFETCH allows for the unreadable ones.
-        # The query's vector is sent once (a literal of 384 numbers costs more to send and
-        # parse than the index scan) and read through an InitPlan, which the index takes.
-        sql = f"""
-            WITH q AS MATERIALIZED (SELECT {placeholder} AS v),
-            nearest AS MATERIALIZED (
-                SELECT i.article_id, i.embedding <=> (SELECT v FROM q) AS distance
-                  FROM kbsearch_articleindex i
-                 ORDER BY i.embedding <=> (SELECT v FROM q)
-                 LIMIT %s
-            ), near AS (
-                SELECT n.article_id, n.distance FROM nearest n
-                 WHERE n.distance IS NOT NULL AND n.article_id IN ({visible[0]})
-                 ORDER BY n.distance
-                 LIMIT %s
-            )
-            SELECT article_id, 1 - distance FROM near
-            UNION ALL
-            SELECT i.article_id, 1 - (i.embedding <=> (SELECT v FROM q))
-              FROM kbsearch_articleindex i
-             WHERE i.article_id = ANY(%s) AND i.embedding IS NOT NULL
-               AND i.article_id NOT IN (SELECT article_id FROM near)
-        """  # noqa: S608 - placeholders and Django's own SQL
-        with connection.cursor() as cursor:
-            params = [value, pool * SEMANTIC_OVERFETCH, *visible[1], pool, list(also)]
-            cursor.execute(sql, params)
-            return {row[0]: float(row[1]) for row in cursor.fetchall()}
-    nearest = embeddings.nearest_in_process(vector, limit=pool * 4)
-    found: dict[int, float] = {}
-    if nearest:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT v.id FROM ({visible[0]}) AS v(id) WHERE v.id = ANY(%s)",  # noqa: S608
-                [*visible[1], [article_id for article_id, _ in nearest]],
-            )
-            allowed = {row[0] for row in cursor.fetchall()}
-        found = dict([(a, s) for a, s in nearest if a in allowed][:pool])
-    missing = [a for a in also if a not in found]
-    found.update(embeddings.similarities_in_process(vector, missing))
-    return found
-
-
 def semantic_ready() -> bool:
     """Semantic search would take part in a search now (the model is usable and at least
     one article has its embedding)."""
     return embeddings.available() and _has_embeddings()
 
 
-def rank(
+@dataclass(frozen=True)
+class _Page:
+    total: int
+    hits: list[Hit]
+    semantic: bool
+
+
+def _ranked_page(
     text: str,
     visible: tuple[str, tuple[Any, ...]],
     *,
     mode: str = "blend",
     pool: int = POOL,
     prefix: bool = False,
-) -> _Ranked:
-    """Article ids, best first, with their full-text and semantic scores."""
-    ranked = _Ranked()
+    start: int = 0,
+    stop: int = PAGE_SIZE,
+    snippets: bool = True,
+) -> _Page:
+    """The ranked articles from `start` to `stop` (at most `pool` are ranked), in one
+    statement once the query is embedded (the module's docstring has the ranking)."""
     vector = None
     if mode in ("blend", "semantic") and semantic_ready():
         vector = embeddings.embed_query(text)
-    if mode in ("blend", "lexical") or vector is None:
-        plan = _plan(text, prefix=prefix)
-        ranked.marked = plan.ranking
-        ranked.lexical = _lexical(plan, visible, pool=pool)
+    semantic = vector is not None
+    storage = embeddings.storage()  # the statement names the column's type either way
+    lexical = mode in ("blend", "lexical") or not semantic
+    visible_sql, params = _named(*visible)
+    params.update(
+        text=text,
+        typed=_typed_word(text) if prefix else None,
+        vector=None,
+        near_ids=[],
+        near_similarities=[],
+        start=start,
+        stop=stop,
+        headline=_HEADLINE,
+        fragments=_FRAGMENTS,
+    )
     if vector is not None:
-        ranked.used_semantic = True
-        ranked.semantic = _semantic(vector, visible, pool=pool, also=list(ranked.lexical))
-    minimum = float(getattr(settings, "KB_SEARCH_SEMANTIC_MIN_SIMILARITY", 0.3))
-    if not ranked.used_semantic:
-        ranked.scores = dict(ranked.lexical)
-    elif mode == "semantic":
-        ranked.scores = {a: s for a, s in ranked.semantic.items() if s >= minimum}
-    else:
-        weight = float(getattr(settings, "KB_SEARCH_SEMANTIC_WEIGHT", 0.8))
-        best = max(ranked.lexical.values(), default=0.0) or 1.0
-        candidates = set(ranked.lexical) | {a for a, s in ranked.semantic.items() if s >= minimum}
-        ranked.scores = {
-            a: weight * ranked.semantic.get(a, 0.0)
-            + (1 - weight) * ranked.lexical.get(a, 0.0) / best
-            for a in candidates
-        }
-    ranked.ids = sorted(ranked.scores, key=lambda a: (-ranked.scores[a], a))[:pool]
-    return ranked
+        params["vector"] = embeddings.to_sql(vector)[1]
+        if storage == "array":
+            nearest = embeddings.nearest_in_process(vector, limit=pool * SEMANTIC_OVERFETCH * 2)
+            params["near_ids"] = [article_id for article_id, _ in nearest]
+            params["near_similarities"] = [similarity for _, similarity in nearest]
+    template = _ranking_template(
+        storage,
+        snippets=snippets,
+        lexical=lexical,
+        semantic=semantic,
+        pool=pool,
+        weight=float(getattr(settings, "KB_SEARCH_SEMANTIC_WEIGHT", 0.8)),
+        minimum=float(getattr(settings, "KB_SEARCH_SEMANTIC_MIN_SIMILARITY", 0.3)),
+        candidates=CANDIDATES,
+    )
+    with _ranking_cursor() as cursor:
+        cursor.execute(template.replace("{visible}", visible_sql), params)
+        rows = cursor.fetchall()
+    hits = []
+    for row in rows:
+        _, article_id, score, full_text, similarity, title, slug, summary, kind, category = row[:10]
+        if article_id is None:  # no result on this page: the row carries the count only
+            continue
+        title_mark, snippet_mark = row[10:]
+        hits.append(
+            Hit(
+                article_id=article_id,
+                title=title,
+                slug=slug,
+                summary=summary,
+                kind=kind,
+                category=category,
+                score=round(score, 4),
+                lexical=round(full_text or 0.0, 4),
+                semantic=round(similarity, 4) if similarity is not None else None,
+                title_html=_marked(title_mark) if title_mark is not None else html.escape(title),
+                snippet_html=_marked(snippet_mark) if snippet_mark is not None else "",
+            )
+        )
+    return _Page(total=int(rows[0][0]) if rows else 0, hits=hits, semantic=semantic)
 
 
 # ---------------------------------------------------------------- snippets
@@ -437,58 +551,6 @@ _FRAGMENTS = (
 )
 
 
-def _hits(ranked: _Ranked, ids: list[int], *, text: str | None) -> list[Hit]:
-    """The page's articles in one statement; with `text`, their title and up to two
-    passages from ts_headline with the query's words marked (search, not suggestions)."""
-    if not ids:
-        return []
-    if text is not None and ranked.marked is None:
-        ranked.marked = _plan(text, prefix=False).ranking
-    marks = (
-        "ts_headline('english', a.title, q.q, %s), "
-        "ts_headline('english', left(a.summary || E'\\n' || a.body, 20000), q.q, %s)"
-        if text is not None
-        else "NULL, NULL"
-    )
-    params: list[Any] = [_HEADLINE, _FRAGMENTS] if text is not None else []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT a.id, a.title, a.slug, a.summary, a.kind, c.name, {marks}
-              FROM knowledgebase_article a
-              LEFT JOIN knowledgebase_category c ON c.id = a.category_id,
-                   (SELECT coalesce(%s::tsquery, ''::tsquery) AS q) q
-             WHERE a.id = ANY(%s)
-            """,  # noqa: S608 - constants only
-            [*params, ranked.marked if text is not None else None, ids],
-        )
-        rows = {row[0]: row for row in cursor.fetchall()}
-    hits = []
-    for article_id in ids:
-        row = rows.get(article_id)
-        if row is None:  # deleted between the ranking and now
-            continue
-        _, title, slug, summary, kind, category, title_mark, snippet_mark = row
-        hits.append(
-            Hit(
-                article_id=article_id,
-                title=title,
-                slug=slug,
-                summary=summary,
-                kind=kind,
-                category=category,
-                score=round(ranked.scores[article_id], 4),
-                lexical=round(ranked.lexical.get(article_id, 0.0), 4),
-                semantic=(
-                    round(ranked.semantic[article_id], 4) if article_id in ranked.semantic else None
-                ),
-                title_html=_marked(title_mark) if title_mark is not None else html.escape(title),
-                snippet_html=_marked(snippet_mark) if snippet_mark is not None else "",
-            )
-        )
-    return hits
-
-
 # ---------------------------------------------------------------- search and suggest
 
 
@@ -512,46 +574,51 @@ def search(
     if page < 1:
         raise InvalidQuery("Pages start at 1.", field="page")
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-    visible = _visible_sql(user, _category_ids(category))
-    ranked = rank(text, visible, mode=mode)
+    visible = published_ids_sql(user, _category_ids(category))
     start = (page - 1) * page_size
-    hits = _hits(ranked, ranked.ids[start : start + page_size], text=text)
+    ranked = _ranked_page(text, visible, mode=mode, start=start, stop=start + page_size)
     search_id = None
     if log:
         search_id = log_search(
-            user=user, query=text, scope=category or "", result_count=len(ranked.ids)
+            user=user, query=text, scope=category or "", result_count=ranked.total
         ).pk
     return SearchResult(
         query=text,
         mode=mode,
-        hits=hits,
-        total=len(ranked.ids),
+        hits=ranked.hits,
+        total=ranked.total,
         page=page,
         page_size=page_size,
         search_id=search_id,
-        semantic=ranked.used_semantic,
+        semantic=ranked.semantic,
     )
 
 
 def suggest(*, user: User | AnonymousUser | None, q: str | None, log: bool = True) -> SearchResult:
     """The three best articles for a question being typed (its last word may be cut short)."""
     text = clean_query(q)
-    ranked = rank(text, _visible_sql(user, None), pool=SUGGEST_POOL, prefix=True)
-    hits = _hits(ranked, ranked.ids[:SUGGEST_COUNT], text=None)
+    ranked = _ranked_page(
+        text,
+        published_ids_sql(user),
+        pool=SUGGEST_POOL,
+        prefix=True,
+        stop=SUGGEST_COUNT,
+        snippets=False,
+    )
     search_id = None
     if log:
         search_id = log_search(
-            user=user, query=text, result_count=len(hits), source=Source.SUGGEST
+            user=user, query=text, result_count=len(ranked.hits), source=Source.SUGGEST
         ).pk
     return SearchResult(
         query=text,
         mode="blend",
-        hits=hits,
-        total=len(hits),
+        hits=ranked.hits,
+        total=len(ranked.hits),
         page=1,
         page_size=SUGGEST_COUNT,
         search_id=search_id,
-        semantic=ranked.used_semantic,
+        semantic=ranked.semantic,
     )
 
 
@@ -668,14 +735,38 @@ def _user_id(user: User | AnonymousUser | None) -> int | None:
     return user.pk if user is not None and user.is_authenticated else None
 
 
-_UPDATE_LOG = (
-    "UPDATE kbsearch_searchlog SET query = %s, normalized = %s, result_count = %s, "
-    "created_at = %s FROM {no_wait} WHERE id = %s"
-)
 _INSERT_LOG = (
     "INSERT INTO kbsearch_searchlog (user_id, query, normalized, scope, source, result_count, "
-    "created_at) SELECT %s, %s, %s, %s, %s, %s, %s FROM {no_wait} RETURNING id"
+    "created_at) SELECT %s, %s, %s, %s, %s, %s, %s FROM {no_wait} RETURNING id, scope"
 )
+# A suggestion: the user's last suggestion row of the last SUGGEST_COLLAPSE_SECONDS, from
+# which no article was opened, is updated when the new text extends or shortens its text;
+# otherwise a row is inserted. One statement: the read, and the update or the insert.
+_SUGGEST_LOG = """
+WITH last AS (
+    SELECT l.id, l.normalized FROM kbsearch_searchlog l
+     WHERE l.user_id = %(user)s AND l.source = %(source)s AND l.opened_article_id IS NULL
+       AND l.created_at >= %(since)s
+     ORDER BY l.created_at DESC, l.id DESC
+     LIMIT 1
+), updated AS (
+    UPDATE kbsearch_searchlog s
+       SET query = %(query)s, normalized = %(normalized)s, result_count = %(count)s,
+           created_at = %(now)s
+      FROM last, {no_wait}
+     WHERE s.id = last.id AND (starts_with(%(normalized)s, last.normalized)
+                               OR starts_with(last.normalized, %(normalized)s))
+    RETURNING s.id, s.scope
+), inserted AS (
+    INSERT INTO kbsearch_searchlog (user_id, query, normalized, scope, source, result_count,
+                                    created_at)
+    SELECT %(user)s, %(query)s, %(normalized)s, %(scope)s, %(source)s, %(count)s, %(now)s
+      FROM {no_wait}
+     WHERE NOT EXISTS (SELECT 1 FROM updated)
+    RETURNING id, scope
+)
+SELECT id, scope FROM updated UNION ALL SELECT id, scope FROM inserted
+"""
 
 
 def log_search(
@@ -693,36 +784,33 @@ def log_search(
     normalized = text.lower()
     user_id = _user_id(user)
     now = timezone.now()
-    if source == Source.SUGGEST and user_id is not None:
-        last = (
-            SearchLog.objects.filter(
-                user_id=user_id,
-                source=Source.SUGGEST,
-                opened_article__isnull=True,
-                created_at__gte=now - timedelta(seconds=SUGGEST_COLLAPSE_SECONDS),
-            )
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        if last is not None and (
-            normalized.startswith(last.normalized) or last.normalized.startswith(normalized)
-        ):
-            sql = _UPDATE_LOG.format(no_wait=_no_wait())
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [text, normalized, result_count, now, last.pk])
-            last.query, last.normalized, last.result_count = text, normalized, result_count
-            last.created_at = now
-            return last
-    sql = _INSERT_LOG.format(no_wait=_no_wait())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, text, normalized, scope[:100], source, result_count, now])
-        (pk,) = cursor.fetchone()
+        if source == Source.SUGGEST and user_id is not None:
+            cursor.execute(
+                _SUGGEST_LOG.format(no_wait=_no_wait()),
+                {
+                    "user": user_id,
+                    "source": source,
+                    "since": now - timedelta(seconds=SUGGEST_COLLAPSE_SECONDS),
+                    "query": text,
+                    "normalized": normalized,
+                    "count": result_count,
+                    "now": now,
+                    "scope": scope[:100],
+                },
+            )
+        else:
+            cursor.execute(
+                _INSERT_LOG.format(no_wait=_no_wait()),
+                [user_id, text, normalized, scope[:100], source, result_count, now],
+            )
+        pk, scope = cursor.fetchone()
     entry = SearchLog(
         pk=pk,
         user_id=user_id,
         query=text,
         normalized=normalized,
-        scope=scope[:100],
+        scope=scope,
         source=source,
         result_count=result_count,
         created_at=now,

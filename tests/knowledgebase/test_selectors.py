@@ -1,8 +1,9 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 
 from knowledgebase.models import Audience
-from knowledgebase.selectors import articles_visible_to
+from knowledgebase.selectors import articles_visible_to, published_ids_sql
 from knowledgebase.states import ArticleStatus
 from tests.communities.factories import CommunityFactory, MembershipFactory
 from tests.core.factories import AgentFactory, UserFactory
@@ -78,3 +79,41 @@ def test_anonymous_readers_see_public_articles_only_when_the_setting_allows(shel
     assert _visible(None, articles) == set()
     settings.KB_ANONYMOUS_READ = True
     assert _visible(AnonymousUser(), articles) == {"public"}
+
+
+def _published_by_sql(user, articles, category_ids=None):
+    sql, params = published_ids_sql(user, category_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = {row[0] for row in cursor.fetchall()}
+    return {name for name, article in articles.items() if article.pk in ids}
+
+
+def test_the_search_s_sql_is_the_same_rule_on_published_articles(shelf, settings):
+    a, b, articles = shelf
+    member_of_a = MembershipFactory.create(community=a).user
+    member_of_b = MembershipFactory.create(community=b).user
+    settings.KB_ANONYMOUS_READ = True
+    for user in (AgentFactory.create(), member_of_a, member_of_b, UserFactory.create(), None):
+        published = {
+            name for name in _visible(user, articles) if articles[name].status == "published"
+        }
+        assert _published_by_sql(user, articles) == published
+
+
+def test_the_kept_sql_reads_the_communities_a_member_has_now(shelf):
+    a, b, articles = shelf
+    user = MembershipFactory.create(community=a).user
+    assert _published_by_sql(user, articles) == {"public", "for_a", "for_a_and_b"}
+    MembershipFactory.create(community=b, user=user)
+    assert _published_by_sql(user, articles) == {"public", "for_a", "for_b", "for_a_and_b"}
+    other = MembershipFactory.create(community=b).user
+    assert _published_by_sql(other, articles) == {"public", "for_b", "for_a_and_b"}
+
+
+def test_the_search_s_sql_keeps_to_the_categories_given(shelf):
+    a, _, articles = shelf
+    user = MembershipFactory.create(community=a).user
+    # Each article has a category of its own.
+    assert _published_by_sql(user, articles, [articles["for_a"].category_id]) == {"for_a"}
+    assert _published_by_sql(user, articles, [articles["for_b"].category_id]) == set()

@@ -15,12 +15,14 @@ from tests.knowledgebase.factories import ArticleFactory
 SEARCH = "/api/v1/kb/search/"
 SUGGEST = "/api/v1/kb/suggest/"
 
-# Token, memberships, the query plan, the full-text candidates, whether any article has an
-# embedding (remembered for a minute), the HNSW settings (once per connection), the nearest
-# embeddings, the page's articles with their snippets, the log row.
-SEARCH_QUERIES = 9
-# The same without snippets, plus the user's last suggestion row (typing collapses into it).
-SUGGEST_QUERIES = 10
+# Token, whether any article has an embedding (remembered for a minute), the connection's
+# settings for the ranking (once per connection; inside a transaction, as here, every
+# time: a rollback undoes a SET), the ranking (one prepared statement: the plan, both
+# sides, the blend, the page's articles and their snippets, the reader's communities read
+# inside it), the log row.
+SEARCH_QUERIES = 5
+# The same: the suggestion's log row is read and written (typing collapses into it) in one.
+SUGGEST_QUERIES = 5
 
 
 def _articles(n: int, community) -> None:
@@ -42,13 +44,13 @@ def test_a_search_costs_the_same_statements_however_many_results(
     api_as, member, community, fake_encoder, django_assert_num_queries, n
 ):
     _articles(n, community)
-    connection._kbsearch_hnsw_for = None  # type: ignore[attr-defined]  # a new connection
+    connection._kbsearch_session_for = None  # type: ignore[attr-defined]  # a new connection
     client = api_as(member)
     with django_assert_num_queries(SEARCH_QUERIES):
         body = client.get(SEARCH, {"q": "printer queue"}).json()
     assert (body["count"], body["semantic"]) == (n, True)
     assert all("<mark>" in hit["title_html"] for hit in body["results"])
-    with django_assert_num_queries(SUGGEST_QUERIES - 2):  # embeddings seen, HNSW set
+    with django_assert_num_queries(SUGGEST_QUERIES - 1):  # embeddings seen
         assert len(client.get(SUGGEST, {"q": "printer qu"}).json()["results"]) == 3
 
 
@@ -83,3 +85,20 @@ def test_the_search_log_outside_a_transaction_commits_and_resets_the_setting():
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
         cursor.execute("SET synchronous_commit = off")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_ranking_is_prepared_and_set_up_once_per_connection(
+    member, community, fake_encoder, django_assert_num_queries
+):
+    _articles(3, community)
+    connection._kbsearch_session_for = None  # type: ignore[attr-defined]  # a new connection
+    first = search(user=member, q="printer queue", log=False)
+    with django_assert_num_queries(1):  # the ranking alone: settings kept, embeddings seen
+        again = search(user=member, q="printer queue", log=False)
+    assert [hit.article_id for hit in again.hits] == [hit.article_id for hit in first.hits]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_generic_plan"
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE generic_plans > 0")
+        assert cursor.fetchone()[0] == 1

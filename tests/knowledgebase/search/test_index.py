@@ -107,6 +107,11 @@ def test_embeddings_in_a_real_array_are_scored_in_the_process(corpus, fake_encod
     assert embed_pending() == 3
     assert _semantic_order("paper tray loading") == ["tray"]
     assert _semantic_order("replace toner cartridge") == ["toner"]
+    # The blend and full text alone run on the same column (the statement names its type).
+    blend = search(user=None, q="paper tray", log=False)
+    assert ([hit.slug for hit in blend.hits][:1], blend.semantic) == (["tray"], True)
+    lexical = search(user=None, q="paper tray", mode="lexical", log=False)
+    assert [hit.slug for hit in lexical.hits] == ["tray"]
     # A new embedding is read into the process's matrix on the next search.
     ArticleFactory.create(slug="cartridge", title="Toner cartridge recycling", body="Toner.")
     assert embed_pending() == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from knowledgebase.search import embeddings
@@ -34,3 +35,31 @@ def test_the_model_finds_an_article_by_meaning_and_the_blend_keeps_it_first(
     assert semantic.hits[0].slug == "password"
     assert [hit.slug for hit in blend.hits][:1] == ["fire"]
     assert blend.semantic is True
+
+
+QUESTIONS = [
+    "how do I reset my password",
+    "vpn",
+    "the printer on the third floor prints blank pages since the update",
+]
+
+
+def test_queries_go_through_the_int8_model_and_point_where_the_float32_model_does(
+    model_encoder,
+):
+    assert model_encoder.query_path == "int8, traced"
+    for question in QUESTIONS:
+        query = model_encoder.query(question)
+        assert query.shape == (embeddings.DIMENSIONS,)
+        assert abs(float(np.linalg.norm(query)) - 1) < 1e-5
+        # Articles are embedded by the float32 model; the int8 query lands next to it.
+        assert float(query @ model_encoder([question])[0]) > 0.95
+
+
+def test_without_quantised_queries_the_float32_model_answers_them(monkeypatch):
+    monkeypatch.setenv("KB_SEARCH_QUANTIZED_QUERIES", "false")
+    encoder = embeddings._load()
+    assert encoder.query_path == "float32, traced"
+    vectors = encoder(QUESTIONS)
+    for question, vector in zip(QUESTIONS, vectors, strict=True):
+        assert np.allclose(encoder.query(question), vector, atol=1e-5)

@@ -118,19 +118,15 @@ def budget_state(community_id: int, now: datetime | None = None) -> BudgetState 
     return BudgetState(rows[0].budget_minutes, rows[0].used_minutes)
 
 
-def ticket_priority_refresh(
-    *, ticket_id: int, budget: BudgetState | None | bool = False
-) -> Priority:
-    """Compute and store one ticket's priority (a single UPDATE of two columns).
-    `budget` may be passed in when refreshing many tickets of one community."""
+def ticket_priority_refresh(*, ticket_id: int) -> Priority:
+    """Compute and store one ticket's priority (a single UPDATE of two columns)."""
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
-        state = budget_state(ticket.community_id) if budget is False else budget
         priority = priority_of(
             kind=ticket.kind,
             funded=ticket.funded,
             communities_affected=communities_affected(ticket),
-            budget=state if isinstance(state, BudgetState) else None,
+            budget=budget_state(ticket.community_id),
         )
         if ticket.priority_score != priority.score or ticket.priority_reasons != priority.reasons:
             Ticket.objects.filter(pk=ticket_id).update(
@@ -206,13 +202,13 @@ def tickets_priority_refresh(*, ticket_ids: Iterable[int]) -> dict[int, Priority
 
 def community_priorities_refresh(*, community_id: int) -> int:
     """Refresh every unresolved ticket of a community (its budget changed: time logged, a new
-    period). The number of tickets refreshed."""
-    state = budget_state(community_id)
+    period). The number of tickets refreshed. In one batch, the tickets locked in id order
+    like every other batch of refreshes (locked one by one in another order, two refreshes
+    could deadlock)."""
     ids = list(
         Ticket.objects.filter(UNRESOLVED, community_id=community_id).values_list("pk", flat=True)
     )
-    for ticket_id in ids:
-        ticket_priority_refresh(ticket_id=ticket_id, budget=state)
+    tickets_priority_refresh(ticket_ids=ids)
     return len(ids)
 
 

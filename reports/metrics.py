@@ -373,7 +373,7 @@ def counts_by_community(group: str, f: Filters) -> dict[int, dict[str, int]]:
         fields = GROUP_FIELDS[group]
         split = _split(f)
         # Every count of the roll-up rows in one read, shared by the groups.
-        held = _shared("held", f, lambda: rollups.sums_by_community(split, ALL_FIELDS))
+        held = _shared("held", f, lambda: rollups.sums_by(split, "community_id", ALL_FIELDS))
         result = {pk: {name: row[name] for name in fields} for pk, row in held.items()}
         if split.ranges:
             for community_id, counts in ROLLUP_GROUPS[group](f, split.ranges).items():
@@ -1209,7 +1209,7 @@ def daily_series(f: Filters) -> list[tuple[date, int, int]]:
     """Per day of the period (desk time zone): tickets opened and tickets resolved."""
     tz = timezone.get_default_timezone()
     split = _split(f)
-    held = rollups.sums_by_day(split, ("opened", "resolved"))
+    held = rollups.sums_by(split, "day", ("opened", "resolved"))
     opened = {day: row["opened"] for day, row in held.items()}
     closed = {day: row["resolved"] for day, row in held.items()}
     if split.ranges:

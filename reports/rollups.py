@@ -116,21 +116,13 @@ def rows(s: Split) -> QuerySet[DailyRollup]:
     return DailyRollup.objects.filter(day__in=s.days, community_id__in=s.community_ids)
 
 
-def sums_by_community(s: Split, fields: Sequence[str]) -> dict[int, dict[str, int]]:
-    """The roll-ups' counts per community over the split's days."""
+def sums_by(s: Split, key: str, fields: Sequence[str]) -> dict[Any, dict[str, int]]:
+    """The roll-ups' counts over the split's days, per `key` ("community_id" or "day")."""
     if not s.days:
         return {}
     sums: dict[str, Any] = {name: Sum(name) for name in fields}
-    found: Any = rows(s).order_by().values("community_id").annotate(**sums)
-    return {r["community_id"]: {name: int(r[name] or 0) for name in fields} for r in found}
-
-
-def sums_by_day(s: Split, fields: Sequence[str]) -> dict[date, dict[str, int]]:
-    if not s.days:
-        return {}
-    sums: dict[str, Any] = {name: Sum(name) for name in fields}
-    found: Any = rows(s).order_by().values("day").annotate(**sums)
-    return {r["day"]: {name: int(r[name] or 0) for name in fields} for r in found}
+    found: Any = rows(s).order_by().values(key).annotate(**sums)
+    return {r[key]: {name: int(r[name] or 0) for name in fields} for r in found}
 
 
 def json_sums(s: Split, column: str) -> dict[str, int]:

@@ -11,6 +11,26 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+def _row_function(name: str, *columns: str) -> str:
+    """A trigger function marking the hours of the old and the new row's `columns`."""
+
+    def marks(row: str) -> str:
+        return "\n".join(f"        PERFORM reports_mark_hour({row}.{c});" for c in columns)
+
+    return f"""
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+{marks("OLD")}
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+{marks("NEW")}
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+
 MARK = """
 CREATE FUNCTION reports_mark_hour(at timestamptz) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -19,42 +39,6 @@ BEGIN
         VALUES (date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
         ON CONFLICT DO NOTHING;
     END IF;
-END $$;
-
--- A row keyed by its own times: one function per table, marking the old and the new row's.
-CREATE FUNCTION reports_mark_ticket_row() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM reports_mark_hour(OLD.created_at);
-        PERFORM reports_mark_hour(OLD.resolved_at);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM reports_mark_hour(NEW.created_at);
-        PERFORM reports_mark_hour(NEW.resolved_at);
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION reports_mark_clock_row() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM reports_mark_hour(OLD.started_at);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM reports_mark_hour(NEW.started_at);
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION reports_mark_rating_row() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM reports_mark_hour(OLD.answered_at);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM reports_mark_hour(NEW.answered_at);
-    END IF;
-    RETURN NULL;
 END $$;
 
 -- A message or a tier escalation: its ticket's opening and resolution hours.
@@ -87,6 +71,9 @@ CREATE TRIGGER {name}_change AFTER UPDATE ON {table}
 
 TRIGGERS = (
     MARK
+    + _row_function("reports_mark_ticket_row", "created_at", "resolved_at")
+    + _row_function("reports_mark_clock_row", "started_at")
+    + _row_function("reports_mark_rating_row", "answered_at")
     + _on(
         "tickets_ticket",
         "community_id, created_at, status, first_responded_at, resolved_at, tier, channel, "

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from communities.models import Community
+    from incidents.models import Incident
 
 Span = tuple[datetime, datetime]
 
@@ -170,6 +171,26 @@ def parse_month(value: str) -> tuple[int, int] | None:
     return year, month
 
 
+def incident_spans(
+    incidents: Iterable[Incident], degrees: dict[int, set[str]], now: datetime
+) -> tuple[list[Span], list[Span]]:
+    """The outages and the planned maintenance of these incidents, as spans from the
+    impact's start to mitigation (else resolution, else now). An incident whose components
+    were all only degraded (`degrees`: each incident's component degrees) is no outage."""
+    from incidents.states import Degree
+
+    outages: list[Span] = []
+    planned: list[Span] = []
+    for incident in incidents:
+        found = degrees.get(incident.pk)
+        if found and found == {Degree.DEGRADED}:
+            continue
+        stop = incident.mitigated_at or incident.resolved_at or now
+        span = (incident.impact_started_at, min(stop, now))
+        (planned if incident.maintenance else outages).append(span)
+    return outages, planned
+
+
 def community_uptime(
     *, community: Community, year: int, month: int, now: datetime | None = None
 ) -> Uptime:
@@ -177,7 +198,6 @@ def community_uptime(
     from django.utils import timezone
 
     from incidents.models import Incident, IncidentComponent, MaintenanceAllowance
-    from incidents.states import Degree
 
     now = now or timezone.now()
     zone = ZoneInfo(community.time_zone)
@@ -201,15 +221,7 @@ def community_uptime(
         incident__in=[i.pk for i in incidents]
     ).values_list("incident_id", "degree"):
         degrees.setdefault(incident_id, set()).add(degree)
-    outages: list[Span] = []
-    planned: list[Span] = []
-    for incident in incidents:
-        found = degrees.get(incident.pk)
-        if found and found == {Degree.DEGRADED}:
-            continue
-        stop = incident.mitigated_at or incident.resolved_at or now
-        span = (incident.impact_started_at, min(stop, now))
-        (planned if incident.maintenance else outages).append(span)
+    outages, planned = incident_spans(incidents, degrees, now)
     return compute(
         outages=outages, planned=planned, start=start, end=end,
         zone=zone, guarantee=Decimal(plan.uptime_guarantee),

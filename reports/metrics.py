@@ -1049,8 +1049,7 @@ def uptime_rows(community_ids: tuple[int, ...], now: datetime | None = None) -> 
     from zoneinfo import ZoneInfo
 
     from incidents.models import IncidentComponent, MaintenanceAllowance
-    from incidents.states import Degree
-    from incidents.uptime import Span, compute, month_bounds, parse_allowance
+    from incidents.uptime import compute, incident_spans, month_bounds, parse_allowance
 
     now = now or timezone.now()
     communities = list(
@@ -1098,23 +1097,17 @@ def uptime_rows(community_ids: tuple[int, ...], now: datetime | None = None) -> 
         zone, year, month, start, end = months[community.pk]
         plan = community.service_plan
         minutes, period = allowances.get(plan.pk) or parse_allowance(plan.maintenance_window)
-        outages: list[Span] = []
-        planned: list[Span] = []
-        for incident_id in affected.get(community.pk, []):
-            incident = incidents.get(incident_id)
-            if incident is None or incident.impact_started_at >= end:
-                continue
-            week_before = start - timedelta(days=7)
-            if (incident.mitigated_at is not None and incident.mitigated_at < week_before) or (
-                incident.resolved_at is not None and incident.resolved_at < week_before
-            ):
-                continue
-            found = degrees.get(incident.pk)
-            if found and found == {Degree.DEGRADED}:
-                continue
-            stop = incident.mitigated_at or incident.resolved_at or now
-            span = (incident.impact_started_at, min(stop, now))
-            (planned if incident.maintenance else outages).append(span)
+        # community_uptime's query, on the incidents read for all the communities.
+        week_before = start - timedelta(days=7)
+        mine = [
+            incident
+            for incident in (incidents.get(pk) for pk in affected.get(community.pk, []))
+            if incident is not None
+            and incident.impact_started_at < end
+            and not (incident.mitigated_at is not None and incident.mitigated_at < week_before)
+            and not (incident.resolved_at is not None and incident.resolved_at < week_before)
+        ]
+        outages, planned = incident_spans(mine, degrees, now)
         figure = compute(
             outages=outages, planned=planned, start=start, end=end, zone=zone,
             guarantee=Decimal(plan.uptime_guarantee), credit_percent=plan.downtime_credit_percent,

@@ -317,8 +317,16 @@ class Server:
 
 
 @contextlib.contextmanager
-def gunicorn(*, workers: int, redis_url: str, log_path: Path) -> Iterator[Server]:
-    """Run gunicorn on the bench database; yield where it listens; stop it at the end."""
+def gunicorn(
+    *,
+    workers: int,
+    redis_url: str,
+    log_path: Path,
+    timeout: int = 60,
+    ready_timeout: float = READY_TIMEOUT,
+) -> Iterator[Server]:
+    """Run gunicorn on the bench database; yield where it listens; stop it at the end.
+    `timeout`: gunicorn's worker timeout; `ready_timeout`: how long it may take to answer."""
     port = free_port()
     env = dict(os.environ)  # DATABASE_URL already names the bench database (setup_django)
     env.update(
@@ -334,7 +342,7 @@ def gunicorn(*, workers: int, redis_url: str, log_path: Path) -> Iterator[Server
     command = [
         sys.executable, "-m", "gunicorn", "supportdesk.wsgi:application",
         "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-        "--timeout", "60", "--graceful-timeout", "10", "--log-level", "warning",
+        "--timeout", str(timeout), "--graceful-timeout", "10", "--log-level", "warning",
         "--no-control-socket",
     ]  # fmt: skip
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -342,7 +350,7 @@ def gunicorn(*, workers: int, redis_url: str, log_path: Path) -> Iterator[Server
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + ready_timeout
         while True:
             if process.poll() is not None:
                 raise SystemExit(f"gunicorn exited ({process.returncode}); see {log_path}")
@@ -353,7 +361,7 @@ def gunicorn(*, workers: int, redis_url: str, log_path: Path) -> Iterator[Server
                 pass
             if time.monotonic() > deadline:
                 raise SystemExit(
-                    f"gunicorn did not answer within {READY_TIMEOUT} s; see {log_path}"
+                    f"gunicorn did not answer within {ready_timeout} s; see {log_path}"
                 )
             time.sleep(0.2)
         print(f"gunicorn ({workers} workers, pid {process.pid}) on {base}", flush=True)

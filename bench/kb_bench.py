@@ -22,27 +22,22 @@ Run it inside `python -m supportdesk.embedded exec --`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from bench.api_bench import UNTHROTTLED, Run, Server, bench_redis_url, free_port, machine
+from bench.api_bench import Run, bench_redis_url, gunicorn, machine
 from bench.docs import write_block
 from bench.load_tickets import (
     RESULTS_DIR,
-    ROOT,
     SETTINGS_MODULE,
     source_database_url,
     source_redis_url,
@@ -307,49 +302,6 @@ def embed_sample(size: int) -> dict[str, Any]:
     return {"articles": len(texts), "seconds": seconds, "threads": embeddings.torch_threads()}
 
 
-@contextlib.contextmanager
-def gunicorn(*, workers: int, redis_url: str, log_path: Path) -> Iterator[Server]:
-    """gunicorn on the bench database, as bench.api_bench runs it, but with a worker timeout
-    long enough for a busy machine to load the model on a worker's first search."""
-    from supportdesk.embedded import celery_url
-
-    port = free_port()
-    env = dict(os.environ)
-    env.update(DJANGO_SETTINGS_MODULE=SETTINGS_MODULE, DEBUG="false", REDIS_URL=redis_url,
-               CELERY_BROKER_URL=celery_url(redis_url), THROTTLE_USER=UNTHROTTLED,
-               THROTTLE_ANON=UNTHROTTLED, LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")  # fmt: skip
-    command = [
-        sys.executable, "-m", "gunicorn", "supportdesk.wsgi:application",
-        "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "600",
-        "--graceful-timeout", "10", "--log-level", "warning", "--no-control-socket",
-    ]  # fmt: skip
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"gunicorn exited ({process.returncode}); see {log_path}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"gunicorn did not answer; see {log_path}")
-            time.sleep(0.2)
-        print(f"gunicorn ({workers} workers, pid {process.pid}) on {base}", flush=True)
-        yield Server(base, process.pid)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 def _reader_token() -> str:
     from rest_framework.authtoken.models import Token
 
@@ -542,9 +494,11 @@ def main(argv: list[str] | None = None) -> int:
 
     redis_url = bench_redis_url(source_redis_url())
     os.environ["KB_SEARCH_TORCH_THREADS"] = "1"
+    # A worker timeout long enough for a busy machine to load the model on its first search.
     with gunicorn(
-        workers=args.workers, redis_url=redis_url, log_path=RESULTS_DIR / "kb-gunicorn.log"
-    ) as server:
+        workers=args.workers, redis_url=redis_url, log_path=RESULTS_DIR / "kb-gunicorn.log",
+        timeout=600, ready_timeout=120,
+    ) as server:  # fmt: skip
         semantic = _warm(server.url, token, args.workers)
         search = _load_calls(
             server.url, token, "/api/v1/kb/search/", questions, args.concurrency, args.duration

@@ -9,8 +9,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
+
+from core.api.throttling import AnonRateThrottle
 
 
 class TokenRequestSerializer(serializers.Serializer[Any]):

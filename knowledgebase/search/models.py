@@ -67,10 +67,11 @@ class SearchLog(models.Model):
         null=True,
         blank=True,
         related_name="kb_searches",
+        db_index=False,  # (user, created_at) below serves every lookup by user
     )
     query = models.CharField(max_length=200)
     # The query as grouped for the analytics: lower-case, spaces collapsed.
-    normalized = models.CharField(max_length=200, db_index=True)
+    normalized = models.CharField(max_length=200)
     scope = models.CharField(max_length=100, blank=True, help_text="Category slug, if any.")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.SEARCH)
     result_count = models.PositiveIntegerField()
@@ -81,6 +82,7 @@ class SearchLog(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # kbsearch_log_opened below serves every lookup by article
     )
     opened_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)

@@ -340,7 +340,7 @@ def _ranking_template(
 ) -> str:
     """The ranking statement but for `{visible}`, its constants written into the text: the
     statement is prepared and planned once per connection for every query (a plan that
-    knows its limits and which sides run), see `_ranking_cursor`."""
+    knows its limits and which sides run), see `_prepared_cursor`."""
     fields = {
         "{nearest_sql}": _NEAREST[storage],
         "{similarity}": _SIMILARITY[storage],
@@ -392,7 +392,7 @@ class _PreparedCursor(psycopg.Cursor):
         return super().execute(query, params, prepare=True)
 
 
-def _ranking_cursor() -> CursorWrapper:
+def _prepared_cursor(*, ranking: bool = True) -> CursorWrapper:
     """A cursor for the ranking statement, prepared on the server and run with a generic
     plan: planning the statement cost about as much as running it (1.4 ms of about 4 ms
     of the database's time for a suggestion). Its parameters (the text, the vector, the
@@ -400,19 +400,20 @@ def _ranking_cursor() -> CursorWrapper:
     the text's words select is read inside the statement. Django's own statements bind on
     the client and are never prepared, so the connection's settings below touch the
     search's statements only. Through Django's cursor wrapper, so the statement is counted
-    and logged like any other."""
+    and logged like any other. `ranking=False`: prepared, without the ranking's settings
+    (the search log's statement)."""
     connection.cursor().close()  # connected, and Django's health check done
     raw = connection.connection
-    if getattr(connection, "_kbsearch_session_for", None) is not raw:
+    if raw.prepare_threshold is None:  # Django's default: preparing switched off
+        # Only an explicit prepare=True prepares; nothing is prepared automatically.
+        raw.prepare_threshold = 2**31
+    if ranking and getattr(connection, "_kbsearch_session_for", None) is not raw:
         statements = ["SET plan_cache_mode = force_generic_plan"]
         if embeddings.storage() == "vector":
             # With a filter, keep walking the HNSW graph until enough rows are found.
             statements += ["SET hnsw.iterative_scan = relaxed_order", "SET hnsw.ef_search = 100"]
         with connection.cursor() as cursor:
             cursor.execute("; ".join(statements))
-        if raw.prepare_threshold is None:  # Django's default: preparing switched off
-            # Only an explicit prepare=True prepares; nothing is prepared automatically.
-            raw.prepare_threshold = 2**31
         # Once per connection; inside a transaction every time (a rollback undoes a SET).
         if not connection.in_atomic_block:
             connection._kbsearch_session_for = raw  # type: ignore[attr-defined]
@@ -499,7 +500,7 @@ def _ranked_page(
         minimum=float(getattr(settings, "KB_SEARCH_SEMANTIC_MIN_SIMILARITY", 0.3)),
         candidates=CANDIDATES,
     )
-    with _ranking_cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(template.replace("{visible}", visible_sql), params)
         rows = cursor.fetchall()
     hits = []
@@ -784,7 +785,9 @@ def log_search(
     normalized = text.lower()
     user_id = _user_id(user)
     now = timezone.now()
-    with connection.cursor() as cursor:
+    # Prepared too (parsed and planned once per connection); the ranking's settings are
+    # not needed.
+    with _prepared_cursor(ranking=False) as cursor:
         if source == Source.SUGGEST and user_id is not None:
             cursor.execute(
                 _SUGGEST_LOG.format(no_wait=_no_wait()),

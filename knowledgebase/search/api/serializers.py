@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
+
+if TYPE_CHECKING:
+    from knowledgebase.search.services import SearchResult
 
 
 class SearchQuerySerializer(serializers.Serializer[dict[str, object]]):
@@ -55,6 +60,29 @@ class SuggestResultSerializer(serializers.Serializer[object]):
     search_id = serializers.IntegerField(allow_null=True)
     semantic = serializers.BooleanField()
     results = SuggestionSerializer(source="hits", many=True)
+
+
+def suggestions(result: SearchResult) -> dict[str, Any]:
+    """What `SuggestResultSerializer` gives for `result`, built directly: a suggestion is
+    asked for at nearly every keystroke, and building the serializers (a deep copy of every
+    field, per request) cost a tenth of the request's Python. The serializer stays the
+    documented shape; a test holds the two equal."""
+    return {
+        "query": result.query,
+        "search_id": result.search_id,
+        "semantic": result.semantic,
+        "results": [
+            {
+                "id": hit.article_id,
+                "title": hit.title,
+                "slug": hit.slug,
+                "summary": hit.summary,
+                "kind": hit.kind,
+                "category": hit.category,
+            }
+            for hit in result.hits
+        ],
+    }
 
 
 class OpenedSerializer(serializers.Serializer[dict[str, object]]):

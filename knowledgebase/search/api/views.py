@@ -65,7 +65,7 @@ class SuggestApi(APIView):
         params = s.SuggestQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         result = services.suggest(user=request.user, q=str(params.validated_data["q"]))
-        return Response(s.SuggestResultSerializer(result).data)
+        return Response(s.suggestions(result))
 
 
 class SearchOpenedApi(APIView):

@@ -76,6 +76,17 @@ def test_suggest_returns_at_most_three(api_as, agent, articles):
     }
 
 
+def test_suggestions_have_the_documented_shape(api_as, member, articles):
+    from knowledgebase.search import services
+    from knowledgebase.search.api.serializers import SuggestResultSerializer
+
+    body = api_as(member).get(SUGGEST, {"q": "printer que"}).json()
+    result = services.suggest(user=member, q="printer que", log=False)
+
+    assert body["results"]
+    assert body == {**SuggestResultSerializer(result).data, "search_id": body["search_id"]}
+
+
 @pytest.mark.parametrize("url", [SEARCH, SUGGEST])
 @pytest.mark.parametrize(
     ("q", "message"),

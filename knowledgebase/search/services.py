@@ -22,7 +22,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -288,13 +288,18 @@ q AS (
       LEFT JOIN knowledgebase_category c ON c.id = a.category_id
      CROSS JOIN plan p
      WHERE r.position > %(start)s AND r.position <= %(stop)s
-)
+){log}
 SELECT (SELECT count(*) FROM ranked), page.article_id, page.score, page.lexical,
        page.semantic, page.title, page.slug, page.summary, page.kind, page.category,
-       page.title_mark, page.snippet_mark
+       page.title_mark, page.snippet_mark, {logged}
   FROM (SELECT 1) AS one LEFT JOIN page ON true
  ORDER BY page.position
 """
+# What the search log counts: every ranked article (a search), or the page's (suggestions).
+_LOG_COUNTS = {
+    "ranked": "(SELECT count(*) FROM ranked)",
+    "page": "(SELECT count(*) FROM ranked WHERE position > %(start)s AND position <= %(stop)s)",
+}
 
 # The semantic side, by where the embeddings are (migration 0001 decided). pgvector: the
 # nearest through the HNSW index (a filter inside the index scan can make the planner give
@@ -451,6 +456,7 @@ class _Page:
     total: int
     hits: list[Hit]
     semantic: bool
+    search_id: int | None = None
 
 
 def _ranked_page(
@@ -463,9 +469,12 @@ def _ranked_page(
     start: int = 0,
     stop: int = PAGE_SIZE,
     snippets: bool = True,
+    log: _LogEntry | None = None,
+    log_count: str = "ranked",
 ) -> _Page:
     """The ranked articles from `start` to `stop` (at most `pool` are ranked), in one
-    statement once the query is embedded (the module's docstring has the ranking)."""
+    statement once the query is embedded (the module's docstring has the ranking); with
+    `log`, the same statement writes the search log's row, counting `log_count`."""
     vector = None
     if mode in ("blend", "semantic") and semantic_ready():
         vector = embeddings.embed_query(text)
@@ -500,15 +509,22 @@ def _ranked_page(
         minimum=float(getattr(settings, "KB_SEARCH_SEMANTIC_MIN_SIMILARITY", 0.3)),
         candidates=CANDIDATES,
     )
+    sql = template.replace("{visible}", visible_sql)
+    if log is None:
+        sql = sql.replace("{log}", "").replace("{logged}", "NULL::bigint")
+    else:
+        sql = sql.replace("{log}", ", " + log.ctes(_LOG_COUNTS[log_count]))
+        sql = sql.replace("{logged}", "(SELECT id FROM logged)")
+        params.update(log.params())
     with _prepared_cursor() as cursor:
-        cursor.execute(template.replace("{visible}", visible_sql), params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     hits = []
     for row in rows:
         _, article_id, score, full_text, similarity, title, slug, summary, kind, category = row[:10]
         if article_id is None:  # no result on this page: the row carries the count only
             continue
-        title_mark, snippet_mark = row[10:]
+        title_mark, snippet_mark = row[10:12]
         hits.append(
             Hit(
                 article_id=article_id,
@@ -524,7 +540,12 @@ def _ranked_page(
                 snippet_html=_marked(snippet_mark) if snippet_mark is not None else "",
             )
         )
-    return _Page(total=int(rows[0][0]) if rows else 0, hits=hits, semantic=semantic)
+    return _Page(
+        total=int(rows[0][0]) if rows else 0,
+        hits=hits,
+        semantic=semantic,
+        search_id=rows[0][12] if rows else None,
+    )
 
 
 # ---------------------------------------------------------------- snippets
@@ -577,12 +598,10 @@ def search(
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     visible = published_ids_sql(user, _category_ids(category))
     start = (page - 1) * page_size
-    ranked = _ranked_page(text, visible, mode=mode, start=start, stop=start + page_size)
-    search_id = None
-    if log:
-        search_id = log_search(
-            user=user, query=text, scope=category or "", result_count=ranked.total
-        ).pk
+    ranked = _ranked_page(
+        text, visible, mode=mode, start=start, stop=start + page_size,
+        log=_LogEntry.of(user, text, scope=category or "", source=Source.SEARCH) if log else None,
+    )  # fmt: skip
     return SearchResult(
         query=text,
         mode=mode,
@@ -590,7 +609,7 @@ def search(
         total=ranked.total,
         page=page,
         page_size=page_size,
-        search_id=search_id,
+        search_id=ranked.search_id,
         semantic=ranked.semantic,
     )
 
@@ -605,12 +624,9 @@ def suggest(*, user: User | AnonymousUser | None, q: str | None, log: bool = Tru
         prefix=True,
         stop=SUGGEST_COUNT,
         snippets=False,
+        log=_LogEntry.of(user, text, source=Source.SUGGEST) if log else None,
+        log_count="page",
     )
-    search_id = None
-    if log:
-        search_id = log_search(
-            user=user, query=text, result_count=len(ranked.hits), source=Source.SUGGEST
-        ).pk
     return SearchResult(
         query=text,
         mode="blend",
@@ -618,7 +634,7 @@ def suggest(*, user: User | AnonymousUser | None, q: str | None, log: bool = Tru
         total=len(ranked.hits),
         page=1,
         page_size=SUGGEST_COUNT,
-        search_id=search_id,
+        search_id=ranked.search_id,
         semantic=ranked.semantic,
     )
 
@@ -736,38 +752,101 @@ def _user_id(user: User | AnonymousUser | None) -> int | None:
     return user.pk if user is not None and user.is_authenticated else None
 
 
-_INSERT_LOG = (
-    "INSERT INTO kbsearch_searchlog (user_id, query, normalized, scope, source, result_count, "
-    "created_at) SELECT %s, %s, %s, %s, %s, %s, %s FROM {no_wait} RETURNING id, scope"
-)
-# A suggestion: the user's last suggestion row of the last SUGGEST_COLLAPSE_SECONDS, from
+# The search log's write, as the CTEs of a statement, ending in `logged(id, scope)`: the
+# ranking's statement carries them (the row is written in the same round trip, counting
+# its results from `ranked`), and `log_search` runs them alone. `collapse`: a suggestion of
+# a signed-in user, whose last suggestion row of the last SUGGEST_COLLAPSE_SECONDS, from
 # which no article was opened, is updated when the new text extends or shortens its text;
-# otherwise a row is inserted. One statement: the read, and the update or the insert.
-_SUGGEST_LOG = """
-WITH last AS (
-    SELECT l.id, l.normalized FROM kbsearch_searchlog l
-     WHERE l.user_id = %(user)s AND l.source = %(source)s AND l.opened_article_id IS NULL
-       AND l.created_at >= %(since)s
-     ORDER BY l.created_at DESC, l.id DESC
-     LIMIT 1
-), updated AS (
-    UPDATE kbsearch_searchlog s
-       SET query = %(query)s, normalized = %(normalized)s, result_count = %(count)s,
-           created_at = %(now)s
-      FROM last, {no_wait}
-     WHERE s.id = last.id AND (starts_with(%(normalized)s, last.normalized)
-                               OR starts_with(last.normalized, %(normalized)s))
-    RETURNING s.id, s.scope
-), inserted AS (
+# otherwise a row is inserted. `{count}` is the SQL of the result count; `{no_wait}` see
+# `_no_wait`.
+_LOG_INSERT = """log_inserted AS (
     INSERT INTO kbsearch_searchlog (user_id, query, normalized, scope, source, result_count,
                                     created_at)
-    SELECT %(user)s, %(query)s, %(normalized)s, %(scope)s, %(source)s, %(count)s, %(now)s
+    SELECT %(log_user)s, %(log_query)s, %(log_normalized)s, %(log_scope)s, %(log_source)s,
+           {count}, %(log_now)s
       FROM {no_wait}
-     WHERE NOT EXISTS (SELECT 1 FROM updated)
+     {only_if}
     RETURNING id, scope
-)
-SELECT id, scope FROM updated UNION ALL SELECT id, scope FROM inserted
-"""
+)"""
+_LOG_COLLAPSE = """log_last AS (
+    SELECT l.id, l.normalized FROM kbsearch_searchlog l
+     WHERE l.user_id = %(log_user)s AND l.source = %(log_source)s
+       AND l.opened_article_id IS NULL AND l.created_at >= %(log_since)s
+     ORDER BY l.created_at DESC, l.id DESC
+     LIMIT 1
+), log_updated AS (
+    UPDATE kbsearch_searchlog s
+       SET query = %(log_query)s, normalized = %(log_normalized)s, result_count = {count},
+           created_at = %(log_now)s
+      FROM log_last, {no_wait}
+     WHERE s.id = log_last.id AND (starts_with(%(log_normalized)s, log_last.normalized)
+                                   OR starts_with(log_last.normalized, %(log_normalized)s))
+    RETURNING s.id, s.scope
+), """
+_LOGGED = {
+    False: ", logged AS (SELECT id, scope FROM log_inserted)",
+    True: ", logged AS (SELECT id, scope FROM log_updated UNION ALL SELECT id, scope FROM log_inserted)",
+}
+
+
+@functools.cache
+def _log_ctes(collapse: bool) -> str:
+    only_if = "WHERE NOT EXISTS (SELECT 1 FROM log_updated)" if collapse else ""
+    inserted = _LOG_INSERT.replace("{only_if}", only_if)
+    return (_LOG_COLLAPSE if collapse else "") + inserted + _LOGGED[collapse]
+
+
+@dataclass(frozen=True)
+class _LogEntry:
+    """What the search log is to record of a search (its result count comes from it)."""
+
+    user_id: int | None
+    text: str
+    scope: str
+    source: str
+    now: datetime
+
+    @classmethod
+    def of(
+        cls, user: User | AnonymousUser | None, query: str, *, scope: str = "", source: str
+    ) -> _LogEntry:
+        return cls(
+            _user_id(user), " ".join(query.split())[:MAX_QUERY_LENGTH], scope[:100], source,
+            timezone.now(),
+        )  # fmt: skip
+
+    @property
+    def collapse(self) -> bool:
+        return self.source == Source.SUGGEST and self.user_id is not None
+
+    def ctes(self, count: str) -> str:
+        return _log_ctes(self.collapse).replace("{count}", count).replace("{no_wait}", _no_wait())
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "log_user": self.user_id,
+            "log_query": self.text,
+            "log_normalized": self.text.lower(),
+            "log_scope": self.scope,
+            "log_source": self.source,
+            "log_now": self.now,
+            "log_since": self.now - timedelta(seconds=SUGGEST_COLLAPSE_SECONDS),
+        }
+
+    def row(self, pk: int, scope: str, result_count: int) -> SearchLog:
+        entry = SearchLog(
+            pk=pk,
+            user_id=self.user_id,
+            query=self.text,
+            normalized=self.text.lower(),
+            scope=scope,
+            source=self.source,
+            result_count=result_count,
+            created_at=self.now,
+        )
+        entry._state.adding = False
+        entry._state.db = connection.alias
+        return entry
 
 
 def log_search(
@@ -778,49 +857,20 @@ def log_search(
     scope: str = "",
     source: str = Source.SEARCH,
 ) -> SearchLog:
-    """Record one search. Suggestions asked for while a question is typed make one row:
+    """Record one search (`search` and `suggest` write theirs within the ranking's
+    statement, the same way). Suggestions asked for while a question is typed make one row:
     a request within SUGGEST_COLLAPSE_SECONDS of the user's last one, whose text extends or
     shortens it, updates that row (unless an article was opened from it)."""
-    text = " ".join(query.split())[:MAX_QUERY_LENGTH]
-    normalized = text.lower()
-    user_id = _user_id(user)
-    now = timezone.now()
+    log = _LogEntry.of(user, query, scope=scope, source=source)
     # Prepared too (parsed and planned once per connection); the ranking's settings are
     # not needed.
     with _prepared_cursor(ranking=False) as cursor:
-        if source == Source.SUGGEST and user_id is not None:
-            cursor.execute(
-                _SUGGEST_LOG.format(no_wait=_no_wait()),
-                {
-                    "user": user_id,
-                    "source": source,
-                    "since": now - timedelta(seconds=SUGGEST_COLLAPSE_SECONDS),
-                    "query": text,
-                    "normalized": normalized,
-                    "count": result_count,
-                    "now": now,
-                    "scope": scope[:100],
-                },
-            )
-        else:
-            cursor.execute(
-                _INSERT_LOG.format(no_wait=_no_wait()),
-                [user_id, text, normalized, scope[:100], source, result_count, now],
-            )
-        pk, scope = cursor.fetchone()
-    entry = SearchLog(
-        pk=pk,
-        user_id=user_id,
-        query=text,
-        normalized=normalized,
-        scope=scope,
-        source=source,
-        result_count=result_count,
-        created_at=now,
-    )
-    entry._state.adding = False
-    entry._state.db = connection.alias
-    return entry
+        cursor.execute(
+            f"WITH {log.ctes('%(log_count)s')} SELECT id, scope FROM logged",  # noqa: S608
+            {**log.params(), "log_count": result_count},
+        )
+        pk, stored_scope = cursor.fetchone()
+    return log.row(pk, stored_scope, result_count)
 
 
 def _no_wait() -> str:

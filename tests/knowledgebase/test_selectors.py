@@ -101,6 +101,13 @@ def test_the_search_s_sql_is_the_same_rule_on_published_articles(shelf, settings
         assert _published_by_sql(user, articles) == published
 
 
+def test_the_search_s_sql_for_a_reader_who_may_read_nothing_selects_nothing(shelf, settings):
+    _, _, articles = shelf
+    settings.KB_ANONYMOUS_READ = False
+    assert _published_by_sql(None, articles) == set()
+    assert _published_by_sql(AnonymousUser(), articles) == set()
+
+
 def test_the_kept_sql_reads_the_communities_a_member_has_now(shelf):
     a, b, articles = shelf
     user = MembershipFactory.create(community=a).user

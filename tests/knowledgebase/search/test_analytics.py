@@ -15,7 +15,13 @@ from knowledgebase.search.selectors import (
     top_searches,
     totals,
 )
-from knowledgebase.search.services import log_search, record_answered, record_open, suggest
+from knowledgebase.search.services import (
+    log_search,
+    record_answered,
+    record_open,
+    search,
+    suggest,
+)
 from tests.knowledgebase.factories import ArticleFactory
 from tests.tickets.factories import TicketFactory
 
@@ -45,6 +51,34 @@ def test_suggest_logs_the_typed_question(member):
     assert (result.search_id, log.query, log.source, log.result_count) == (
         log.pk, "vpn drops", "suggest", 1,
     )  # fmt: skip
+
+
+def test_suggestions_and_searches_log_within_the_ranking_as_log_search_does(
+    member, agent, settings
+):
+    """The ranking's statement writes the log row: suggestions typed in a row collapse, an
+    anonymous suggestion and a search insert theirs, each with its own result count."""
+    settings.KB_ANONYMOUS_READ = True
+    for title in ["VPN drops every hour", "VPN keeps asking for a password", "Printer jams"]:
+        ArticleFactory.create(title=title)
+    with time_machine.travel(T0, tick=False) as clock:
+        typed = [suggest(user=member, q=text) for text in ["vpn", "vpn keeps", "vpn keeps drop"]]
+        clock.shift(timedelta(seconds=5))
+        anonymous = suggest(user=None, q="printer")
+        found = search(user=agent, q="vpn", category=None)
+
+    rows = list(
+        SearchLog.objects.order_by("id").values_list(
+            "id", "user_id", "query", "source", "result_count", "created_at"
+        )
+    )
+    assert rows == [
+        (typed[0].search_id, member.pk, "vpn keeps drop", "suggest", len(typed[2].hits), T0),
+        (anonymous.search_id, None, "printer", "suggest", 1, T0 + timedelta(seconds=5)),
+        (found.search_id, agent.pk, "vpn", "search", found.total, T0 + timedelta(seconds=5)),
+    ]
+    assert typed[0].search_id == typed[1].search_id == typed[2].search_id
+    assert found.total == 2
 
 
 @pytest.fixture

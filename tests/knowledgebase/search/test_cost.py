@@ -19,10 +19,11 @@ SUGGEST = "/api/v1/kb/suggest/"
 # settings for the ranking (once per connection; inside a transaction, as here, every
 # time: a rollback undoes a SET), the ranking (one prepared statement: the plan, both
 # sides, the blend, the page's articles and their snippets, the reader's communities read
-# inside it), the log row.
-SEARCH_QUERIES = 5
-# The same: the suggestion's log row is read and written (typing collapses into it) in one.
-SUGGEST_QUERIES = 5
+# inside it, and the search log's row written).
+SEARCH_QUERIES = 4
+# The same: the suggestion's log row is read and written (typing collapses into it) within
+# the ranking's statement too.
+SUGGEST_QUERIES = 4
 
 
 def _articles(n: int, community) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -44,16 +46,27 @@ QUESTIONS = [
 ]
 
 
-def test_queries_go_through_the_int8_model_and_point_where_the_float32_model_does(
-    model_encoder,
-):
-    assert model_encoder.query_path == "int8, traced"
+def _lands_next_to_the_float32_vector(encoder, within: float) -> None:
     for question in QUESTIONS:
-        query = model_encoder.query(question)
+        query = encoder.query(question)
         assert query.shape == (embeddings.DIMENSIONS,)
         assert abs(float(np.linalg.norm(query)) - 1) < 1e-5
         # Articles are embedded by the float32 model; the int8 query lands next to it.
-        assert float(query @ model_encoder([question])[0]) > 0.95
+        assert float(query @ encoder([question])[0]) > within
+
+
+def test_queries_go_through_the_int8_model_of_onnx_runtime_next_to_the_float32_model(
+    model_encoder,
+):
+    assert model_encoder.query_path == "int8, ONNX Runtime"
+    _lands_next_to_the_float32_vector(model_encoder, 0.99)
+
+
+def test_without_onnx_runtime_torch_s_int8_model_answers_queries(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
+    encoder = embeddings._load()
+    assert encoder.query_path == "int8, traced"
+    _lands_next_to_the_float32_vector(encoder, 0.95)
 
 
 def test_without_quantised_queries_the_float32_model_answers_them(monkeypatch):

@@ -101,23 +101,40 @@ class _Encoder:
         self._tokenizer.no_padding()
         pad = self._tokenizer.token_to_id("[PAD]")
         self._pad = 0 if pad is None else pad
-        self.query_path = "eager"
-        self._single: Any = None
+        # The first query path that can be built here, else the eager float32 model.
+        paths: list[tuple[str, Callable[[], Any]]] = [
+            ("float32, traced", lambda: self._trace(self._model))
+        ]
         if quantized_queries():
-            self._single = self._onnx()
-            self.query_path = "int8, ONNX Runtime" if self._single is not None else "eager"
-        quantized = self._quantized() if quantized_queries() and self._single is None else None
-        if quantized is not None:
-            self._single = self._trace(quantized)
-            self.query_path = "int8, traced" if self._single is not None else "eager"
-        if self._single is None:
-            self._single = self._trace(self._model)
-            self.query_path = "float32, traced" if self._single is not None else "eager"
+            paths[:0] = [("int8, ONNX Runtime", self._onnx), ("int8, traced", self._traced_int8)]
+        self.query_path, self._single = "eager", None
+        for name, build in paths:
+            single = build()
+            if single is not None:
+                self.query_path, self._single = name, single
+                break
         logger.info("Queries are embedded by the %s model", self.query_path)
 
     def _forward_one(self, ids: Any) -> Any:
         """Mean of the last hidden states of one text without padding (every token real)."""
         return _mean_of_one(self._model, ids)
+
+    def _near_float32(self, pooled: Callable[[Any], Any], name: str) -> bool:
+        """`pooled` (word-piece ids to a mean-pooled vector) lands within a cosine of
+        _QUANTIZED_AGREEMENT of the float32 model on every probe: a check against a broken
+        quantisation (the ranking itself is measured by kb_eval)."""
+        torch = self._torch
+        with torch.inference_mode():
+            worst = min(
+                float(
+                    torch.nn.functional.cosine_similarity(pooled(ids), self._forward_one(ids)).min()
+                )
+                for ids in map(self._ids, _PROBES)
+            )
+        if worst < _QUANTIZED_AGREEMENT:
+            logger.warning("The %s model is off (cosine %.3f): not used", name, worst)
+            return False
+        return True
 
     def _quantized(self) -> Any:
         """A copy of the model for queries whose Linear layers run in int8: weights quantised
@@ -140,22 +157,16 @@ class _Encoder:
                 quantize_dynamic(  # type: ignore[no-untyped-call]
                     model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True
                 )
-            with torch.inference_mode():
-                for text in _PROBES:
-                    ids = self._ids(text)
-                    agreement = torch.nn.functional.cosine_similarity(
-                        _mean_of_one(model, ids), self._forward_one(ids)
-                    )
-                    if float(agreement.min()) < _QUANTIZED_AGREEMENT:
-                        logger.warning(
-                            "The int8 model is off (cosine %.3f): queries run in float32",
-                            float(agreement.min()),
-                        )
-                        return None
+            if not self._near_float32(lambda ids: _mean_of_one(model, ids), "torch int8"):
+                return None
         except Exception as exc:  # noqa: BLE001 - the float32 model is always there
             logger.warning("The model could not be quantised (%s): queries run in float32", exc)
             return None
         return model
+
+    def _traced_int8(self) -> Any:
+        quantized = self._quantized()
+        return None if quantized is None else self._trace(quantized)
 
     def _onnx(self) -> Any:
         """The query path through ONNX Runtime: the float32 model's one-text forward pass
@@ -198,18 +209,8 @@ class _Encoder:
             def single(ids: Any) -> Any:
                 return torch.from_numpy(session.run(None, {"ids": ids.numpy()})[0])
 
-            with torch.inference_mode():
-                for text in _PROBES:
-                    ids = self._ids(text)
-                    agreement = torch.nn.functional.cosine_similarity(
-                        single(ids), self._forward_one(ids)
-                    )
-                    if float(agreement.min()) < _QUANTIZED_AGREEMENT:
-                        logger.warning(
-                            "The ONNX Runtime int8 model is off (cosine %.3f): not used",
-                            float(agreement.min()),
-                        )
-                        return None
+            if not self._near_float32(single, "ONNX Runtime int8"):
+                return None
         except Exception as exc:  # noqa: BLE001 - torch's own query path is always there
             logger.warning("The ONNX Runtime query path could not be built (%s)", exc)
             return None

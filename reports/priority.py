@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -32,7 +31,7 @@ from django.utils import timezone
 
 from communities.models import Community
 from core.errors import Forbidden
-from incidents.models import IncidentCommunity, IncidentTicket
+from incidents.models import IncidentTicket
 from reports import metrics
 from tickets import events
 from tickets.models import UNRESOLVED, Ticket, TicketKind, TicketLink
@@ -96,45 +95,6 @@ def priority_of(
     return Priority(score, reasons)
 
 
-def communities_affected(ticket: Ticket) -> int:
-    """Distinct communities of the ticket, the tickets linked to it, and the communities
-    affected by the incidents it is attached to."""
-    linked = TicketLink.objects.filter(Q(from_ticket=ticket) | Q(to_ticket=ticket))
-    ids = {ticket.community_id}
-    for a, b in linked.values_list("from_ticket__community_id", "to_ticket__community_id"):
-        ids.update((a, b))
-    ids.update(
-        IncidentCommunity.objects.filter(incident__ticket_links__ticket=ticket).values_list(
-            "community_id", flat=True
-        )
-    )
-    return len(ids)
-
-
-def budget_state(community_id: int, now: datetime | None = None) -> BudgetState | None:
-    rows = metrics.budget_rows((community_id,), now)
-    if not rows:
-        return None
-    return BudgetState(rows[0].budget_minutes, rows[0].used_minutes)
-
-
-def ticket_priority_refresh(*, ticket_id: int) -> Priority:
-    """Compute and store one ticket's priority (a single UPDATE of two columns)."""
-    with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
-        priority = priority_of(
-            kind=ticket.kind,
-            funded=ticket.funded,
-            communities_affected=communities_affected(ticket),
-            budget=budget_state(ticket.community_id),
-        )
-        if ticket.priority_score != priority.score or ticket.priority_reasons != priority.reasons:
-            Ticket.objects.filter(pk=ticket_id).update(
-                priority_score=priority.score, priority_reasons=priority.reasons
-            )
-        return priority
-
-
 def budget_states(community_ids: Iterable[int]) -> dict[int, BudgetState]:
     """The budget state of each of these communities that has a budget, in two queries."""
     ids = tuple(sorted(set(community_ids)))
@@ -147,7 +107,9 @@ def budget_states(community_ids: Iterable[int]) -> dict[int, BudgetState]:
 
 
 def communities_affected_of(tickets: Sequence[Ticket]) -> dict[int, int]:
-    """communities_affected() of each ticket, in two queries however many tickets."""
+    """How many distinct communities each ticket touches: its own, those of the tickets
+    linked to it, and those affected by the incidents it is attached to. In two queries
+    however many tickets."""
     found: dict[int, set[int]] = {ticket.pk: {ticket.community_id} for ticket in tickets}
     linked = TicketLink.objects.filter(Q(from_ticket__in=found) | Q(to_ticket__in=found))
     for ends in linked.values_list(
@@ -165,7 +127,7 @@ def communities_affected_of(tickets: Sequence[Ticket]) -> dict[int, int]:
 
 
 def tickets_priority_refresh(*, ticket_ids: Iterable[int]) -> dict[int, Priority]:
-    """ticket_priority_refresh() for many tickets at once, in a fixed number of queries: the
+    """Compute and store the priority of these tickets, in a fixed number of queries: the
     tickets locked in id order, each community's budget read once, the links and incidents
     of all of them, one UPDATE of those whose priority moved. Tickets that are gone are
     left out."""
@@ -198,6 +160,11 @@ def tickets_priority_refresh(*, ticket_ids: Iterable[int]) -> dict[int, Priority
         if moved:
             Ticket.objects.bulk_update(moved, ["priority_score", "priority_reasons"])
     return priorities
+
+
+def ticket_priority_refresh(*, ticket_id: int) -> Priority:
+    """Compute and store one ticket's priority: tickets_priority_refresh of one ticket."""
+    return tickets_priority_refresh(ticket_ids=[ticket_id])[ticket_id]
 
 
 def community_priorities_refresh(*, community_id: int) -> int:

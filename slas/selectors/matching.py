@@ -304,9 +304,10 @@ def policy_grid(
     """Which policy a ticket of each plan and severity gets (of `kind`, in no community in
     particular): the admin's plan x severity grid."""
     plans = list(ServicePlan.objects.order_by("position", "name"))
+    policies = tuple(_active_policies())  # read once for every cell
     grid = {}
     for plan in plans:
         for severity in Severity.values:
-            match = policy_match(plan=plan, community=None, severity=severity, kind=kind)
+            match = _first_match(policies, plan=plan, community=None, severity=severity, kind=kind)
             grid[(plan.pk, severity)] = GridCell(match.policy, match.reason)
     return plans, list(Severity.values), grid

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import models, router
+from django.db import IntegrityError, models, router, transaction
 from django.utils import timezone
 
 from core.models import User
@@ -46,6 +46,17 @@ def model_update(
     if save:
         instance.save(update_fields=update_fields)
     return instance, changed
+
+
+def create_once(model: type[M], **fields: Any) -> M | None:
+    """Insert a row whose unique constraint says whether it was made before (a notice, a
+    mailing, a crossing): the new row, or None when the row exists. The insert runs in a
+    savepoint, so the caller's transaction goes on either way."""
+    try:
+        with transaction.atomic():
+            return model._default_manager.create(**fields)
+    except IntegrityError:
+        return None
 
 
 def _unaffected(instance: models.Model, changed: list[str]) -> set[str]:

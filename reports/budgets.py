@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from communities.models import SupportBudget, TimeEntry
+from core.services import create_once
 from reports import mail, metrics
 from reports.models import BudgetNotice, BudgetPeriod
 
@@ -78,12 +79,8 @@ def budget_notices_send(*, community_id: int, now: datetime | None = None) -> li
         if used * 100 < level * budget_minutes:
             continue
         with transaction.atomic():  # the notice and its mail, both or neither
-            try:
-                with transaction.atomic():
-                    notice = BudgetNotice.objects.create(
-                        period=period, level=level, used_minutes=used
-                    )
-            except IntegrityError:
+            notice = create_once(BudgetNotice, period=period, level=level, used_minutes=used)
+            if notice is None:
                 continue  # told before
             mail.budget_notice_queue(notice=notice)
         sent.append(notice)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from communities.models import Community
+from core.services import create_once
 from reports import mail, metrics
 from reports.models import ReportMailing
 from tickets.mail.models import OutboundStatus
@@ -44,13 +45,9 @@ def _mail(
     it went before)."""
     figures, budgets = _figures(f), metrics.budget_rows(f.community_ids)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                mailing = ReportMailing.objects.create(
-                    kind=kind, period_start=start, community=community
-                )
-        except IntegrityError:
-            return 0
+        mailing = create_once(ReportMailing, kind=kind, period_start=start, community=community)
+        if mailing is None:
+            return 0  # went before
         rows = mail.summary_queue(mailing=mailing, end=end, figures=figures, budgets=budgets)
         queued = sum(1 for row in rows if row.status == OutboundStatus.QUEUED)
         ReportMailing.objects.filter(pk=mailing.pk).update(recipients=queued)

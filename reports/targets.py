@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from communities.models import Community
+from core.services import create_once
 from reports import mail, metrics
 from reports.models import Target, TargetState, ThresholdCrossing
 
@@ -95,12 +96,8 @@ def targets_check() -> list[CheckResult]:
 def _open_crossing(target: Target, figure: metrics.Figure) -> bool:
     """Open the target's crossing and queue its mail, both or neither."""
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                crossing = ThresholdCrossing.objects.create(
-                    target=target, value=figure.value or 0.0
-                )
-        except IntegrityError:
+        crossing = create_once(ThresholdCrossing, target=target, value=figure.value or 0.0)
+        if crossing is None:
             return False  # already open: told before
         mail.threshold_crossed_queue(crossing=crossing, figure=figure)
         ThresholdCrossing.objects.filter(pk=crossing.pk).update(notified_at=timezone.now())

@@ -44,6 +44,11 @@ def day_start(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
+def _local_days(hour: datetime, zone: ZoneInfo) -> set[date]:
+    """The local days a marked hour touches: two where the zone is off the hour by a half."""
+    return {at.astimezone(zone).date() for at in (hour, hour + timedelta(minutes=59, seconds=59))}
+
+
 @dataclass(frozen=True)
 class Split:
     """A period as the whole days read from the roll-ups (`days`, for `community_ids`) and
@@ -88,10 +93,7 @@ def split(
         first += timedelta(days=1)
     last = end.astimezone(zone).date() - timedelta(days=1)
     first, last = max(first, held_from), min(last, held_to)
-    marked = set()
-    for hour in dirty:  # an hour may straddle two local days (zones off by half an hour)
-        marked.add(hour.astimezone(zone).date())
-        marked.add((hour + timedelta(minutes=59, seconds=59)).astimezone(zone).date())
+    marked = {day for hour in dirty for day in _local_days(hour, zone)}
     days = []
     day = first
     while day <= last:
@@ -254,11 +256,13 @@ def rollups_refresh(*, now: datetime | None = None, days_per_run: int | None = N
         # Marks of today's hours stay: today is built whole once it is over.
         to_build: set[date] = set()
         if state is not None:
-            for hour in marked:
-                for at in (hour, hour + timedelta(minutes=59, seconds=59)):
-                    day = at.astimezone(zone).date()
-                    if state.first_day <= day <= state.last_day:
-                        to_build.add(day)
+            first_day, last_day = state.first_day, state.last_day
+            to_build = {
+                day
+                for hour in marked
+                for day in _local_days(hour, zone)
+                if first_day <= day <= last_day
+            }
             begin = state.last_day + timedelta(days=1)
         else:
             first = _first_day(zone)
